@@ -1,0 +1,59 @@
+"""Saves pictures at validation: a sample grid (a 2D scatter over the data density for 2D data) and, for models
+with an encoder, reconstructions and a latent interpolation.
+
+Asks little of the model: `sample(n)`; `reconstruct(x)`, `encode(x)`, `decode(z)` and `prepare(raw)` where
+it has them. Files go to `<run dir>/images/epoch_XXXX_<kind>.png`.
+"""
+
+from __future__ import annotations
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.trainer.states import TrainerFn
+
+from lit_gen.callbacks.metrics_json import run_dir
+from lit_gen.plotting import save_image_grid, save_samples
+
+
+class SampleImages(Callback):
+    def __init__(self, every_n_epochs: int = 5, num_samples: int = 64, num_2d_samples: int = 2500) -> None:
+        super().__init__()
+        self.every_n_epochs = every_n_epochs
+        self.num_samples = num_samples
+        self.num_2d_samples = num_2d_samples
+
+    def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.state.fn != TrainerFn.FITTING or trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        if self.every_n_epochs < 1:
+            return
+        epoch = trainer.current_epoch
+        last_epoch = trainer.max_epochs is not None and epoch + 1 >= trainer.max_epochs
+        if (epoch + 1) % self.every_n_epochs and not last_epoch:
+            return
+        self.save(trainer, pl_module, f"epoch_{epoch:04d}")
+
+    @torch.no_grad()
+    def save(self, trainer: Trainer, pl_module: LightningModule, stem: str) -> None:
+        folder = run_dir(trainer) / "images"
+        datamodule = trainer.datamodule
+        two_d = tuple(pl_module.data_shape) == (2,)
+        samples = pl_module.sample(self.num_2d_samples if two_d else self.num_samples)
+        log_density = getattr(datamodule, "log_density", None)
+        save_samples(samples, folder / f"{stem}_samples.png", log_density)
+        if two_d or not hasattr(pl_module, "reconstruct") or datamodule is None:
+            return
+        raw = datamodule.raw_split("val")[: self.num_samples // 2].to(pl_module.device)
+        x = pl_module.prepare(raw)
+        pairs = torch.stack([x, pl_module.reconstruct(x)], dim=1).flatten(0, 1)  # original, reconstruction, ...
+        save_image_grid(pairs, folder / f"{stem}_reconstructions.png", nrow=8)
+        save_image_grid(self._interpolation(pl_module, x), folder / f"{stem}_interpolation.png", nrow=10)
+
+    @staticmethod
+    def _interpolation(pl_module: LightningModule, x: torch.Tensor, rows: int = 4, steps: int = 10) -> torch.Tensor:
+        """Decoded points on the straight line between the posterior means of pairs of examples."""
+        mu = pl_module.encode(x[: 2 * rows]).mean
+        start, end = mu[0::2], mu[1::2]
+        weights = torch.linspace(0, 1, steps, device=mu.device).view(1, steps, 1)
+        path = start.unsqueeze(1) * (1 - weights) + end.unsqueeze(1) * weights
+        return pl_module.decode(path.flatten(0, 1))

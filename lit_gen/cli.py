@@ -1,0 +1,122 @@
+"""`lit-gen`: fit / validate / test through LightningCLI, plus lit_gen's own sub-commands.
+
+    lit-gen fit --config configs/experiments/vae_digits.yaml [--model.init_args.latent_dim 16 ...]
+    lit-gen sample --ckpt_path runs/vae_digits/version_0 --num 64 --out grid.png
+"""
+
+from __future__ import annotations
+
+import sys
+
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI
+
+from lit_gen.callbacks import MetricsJson, SampleImages
+from lit_gen.callbacks.metrics_json import read_metrics, run_dir
+from lit_gen.checkpoints import read_checkpoint
+from lit_gen.data.base import InMemoryDataModule
+from lit_gen.errors import LitGenError
+from lit_gen.models.base import GenerativeModel
+
+#: metrics printed at the end of `fit`, when the run logged them
+KEY_FIGURES = ["val/elbo", "val/nll_iw", "test/elbo", "test/nll_iw", "test/bpd", "test/kl", "test/recon"]
+
+
+class LitGenCLI(LightningCLI):
+    def __init__(self, args: list[str] | None = None) -> None:
+        super().__init__(
+            GenerativeModel,
+            InMemoryDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            save_config_kwargs={"overwrite": True},  # a resumed or requeued run rewrites its own config
+            trainer_defaults={
+                "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger",
+                           "init_args": {"save_dir": "runs", "name": "lit_gen"}},
+                "callbacks": [MetricsJson()],
+            },
+            args=args,
+        )
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        # `predict` has no meaning for a generative model here; `lit-gen sample` draws samples
+        return {name: keys for name, keys in LightningCLI.subcommands().items() if name != "predict"}
+
+    def add_arguments_to_parser(self, parser) -> None:
+        # networks are sized from the data: the DataModule tells the model what one example looks like
+        parser.link_arguments("data", "model.init_args.data_shape", compute_fn=lambda d: d.data_shape,
+                              apply_on="instantiate")
+        parser.link_arguments("data", "model.init_args.levels", compute_fn=lambda d: d.levels,
+                              apply_on="instantiate")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({
+            "checkpoint.monitor": "val/nll_iw",
+            "checkpoint.mode": "min",
+            "checkpoint.save_last": True,
+            "checkpoint.filename": "best-{epoch:04d}",
+            "checkpoint.auto_insert_metric_name": False,
+        })
+        parser.add_lightning_class_args(SampleImages, "images")
+        parser.add_argument("--test_after_fit", type=bool, default=True,
+                            help="after fit, evaluate the best checkpoint on the test split too")
+
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except (ValueError, TypeError) as error:  # raised by our constructors for values the types let through
+            raise LitGenError(f"invalid configuration: {error}") from error
+
+    def _check_ckpt_path(self) -> None:
+        ckpt_path = self.config[self.subcommand].get("ckpt_path")
+        if ckpt_path and ckpt_path not in ("best", "last", "hpc", "registry"):
+            read_checkpoint(ckpt_path)
+
+    def before_fit(self) -> None:
+        self._check_ckpt_path()
+
+    def before_validate(self) -> None:
+        self._check_ckpt_path()
+
+    def before_test(self) -> None:
+        self._check_ckpt_path()
+
+    def after_fit(self) -> None:
+        trainer = self.trainer
+        if trainer.interrupted:
+            return
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        ckpt_path = best or None  # no monitored checkpoint: evaluate the weights as they are
+        trainer.validate(self.model, datamodule=self.datamodule, ckpt_path=ckpt_path, verbose=False)
+        if self.config.fit.test_after_fit:
+            trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt_path, verbose=False)
+        if trainer.is_global_zero:
+            print_summary(trainer)
+
+
+def print_summary(trainer) -> None:
+    folder = run_dir(trainer)
+    metrics = read_metrics(folder)["metrics"]
+    lines = [f"Results in {folder}: metrics.json, config.yaml, checkpoints/, images/"]
+    for key in KEY_FIGURES:
+        if key in metrics:
+            lines.append(f"  {key:<14} {metrics[key]:.4f}")
+    print("\n".join(lines), flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args and args[0] == "sample":
+            from lit_gen.sample_command import main as sample_main
+
+            sample_main(args[1:])
+        else:
+            LitGenCLI(args=None if argv is None else args)
+    except LitGenError as error:
+        print(f"lit-gen: error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

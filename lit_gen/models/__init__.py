@@ -1,0 +1,20 @@
+"""LightningModules: each holds an objective and an update rule over the shared networks."""
+
+from lit_gen.models.base import GenerativeModel
+from lit_gen.models.likelihoods import (
+    BernoulliLikelihood,
+    GaussianLikelihood,
+    LearnedGaussianLikelihood,
+    Likelihood,
+)
+from lit_gen.models.vae import VAE, VAEOutput
+
+__all__ = [
+    "VAE",
+    "BernoulliLikelihood",
+    "GaussianLikelihood",
+    "GenerativeModel",
+    "LearnedGaussianLikelihood",
+    "Likelihood",
+    "VAEOutput",
+]

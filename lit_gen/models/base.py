@@ -1,0 +1,29 @@
+"""What every lit_gen model shares: the data it was built for, and a way back from a checkpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import Tensor
+
+
+class GenerativeModel(LightningModule):
+    """Base of the VAE and the GAN. Callbacks and commands rely only on this interface:
+    `latent_dim`, `sample(n)`, `decode(z)`, and `data_shape` / `levels` of the data it models."""
+
+    latent_dim: int
+    data_shape: tuple[int, ...]
+    levels: int | None
+
+    def sample(self, num: int) -> Tensor:
+        """`num` samples in data space (pixel intensities in [0, 1] for images)."""
+        return self.decode(torch.randn(num, self.latent_dim, device=self.device))
+
+    def decode(self, z: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # `lit_gen.load` reads this to find the class without being told
+        checkpoint["lit_gen_class"] = f"{type(self).__module__}.{type(self).__qualname__}"

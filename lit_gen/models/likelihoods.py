@@ -1,0 +1,155 @@
+"""Decoder likelihoods p(x|z). Each one also owns the pixel range its data must be in.
+
+Raw examples arrive as the DataModule holds them: integer grey levels in `[0, levels - 1]` for images, real
+coordinates for continuous data (`levels is None`). `prepare` maps them into the space the likelihood is a
+density over, so a config cannot pair a likelihood with the wrong pixel range.
+
+All log-probabilities are per example, summed over dimensions, in nats.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class Likelihood(nn.Module, ABC):
+    """Base class: `bind` tells the likelihood what data it models, before any parameter is made."""
+
+    #: decoder outputs per data dimension (2 would mean a mean and a scale per pixel)
+    outputs_per_dim = 1
+
+    def bind(self, data_shape: Sequence[int], levels: int | None) -> None:
+        self.data_shape = tuple(data_shape)
+        self.levels = levels
+        self.num_dims = math.prod(data_shape)
+
+    @abstractmethod
+    def prepare(self, raw: Tensor) -> Tensor:
+        """Raw examples → the values this likelihood is a density (or mass function) over."""
+
+    @abstractmethod
+    def log_prob(self, decoded: Tensor, x: Tensor) -> Tensor:
+        """log p(x|z) per example, for decoder output `decoded`; both shaped (batch, *data_shape)."""
+
+    @abstractmethod
+    def mean(self, decoded: Tensor) -> Tensor:
+        """E[x|z], in the space `prepare` maps to (what a sample grid shows)."""
+
+    def discrete_nats_offset(self) -> float | None:
+        """Nats to add to −log p(x) to get −log P of the discrete data, or None if that is not a bound here."""
+        return None
+
+
+class _GaussianBase(Likelihood):
+    """A Gaussian N(f(z), σ²I). On discrete images the data is uniformly dequantised: level k becomes
+    (k + u)/levels with u ~ U[0, 1), a density on [0, 1]^D whose log-likelihood minus D·log(levels) bounds the
+    log-probability of the discrete image from below (and σ cannot shrink to 0 on it)."""
+
+    def __init__(self, dequantize: bool = True) -> None:
+        super().__init__()
+        self.dequantize = dequantize
+
+    def prepare(self, raw: Tensor) -> Tensor:
+        if self.levels is None:
+            return raw.float()
+        if self.dequantize:
+            return (raw.float() + torch.rand(raw.shape, device=raw.device)) / self.levels
+        return raw.float() / (self.levels - 1)
+
+    @abstractmethod
+    def sigma(self) -> Tensor:
+        """σ, a scalar or shaped like one example."""
+
+    def log_prob(self, decoded: Tensor, x: Tensor) -> Tensor:
+        sigma = self.sigma()
+        # −‖x − f(z)‖²/(2σ²) − D·log(√(2π)σ), written per dimension so σ may vary by dimension
+        per_dim = -0.5 * ((x - decoded) / sigma).square() - torch.log(sigma) - 0.5 * math.log(2 * math.pi)
+        return per_dim.flatten(1).sum(1)
+
+    def mean(self, decoded: Tensor) -> Tensor:
+        return decoded
+
+    def discrete_nats_offset(self) -> float | None:
+        if self.levels is not None and self.dequantize:
+            return self.num_dims * math.log(self.levels)
+        return None
+
+
+class GaussianLikelihood(_GaussianBase):
+    """Gaussian with a fixed σ: the σ of the theory, trading reconstruction sharpness against the prior match."""
+
+    def __init__(self, sigma: float = 0.1, dequantize: bool = True) -> None:
+        super().__init__(dequantize)
+        if not sigma > 0:
+            raise ValueError(f"sigma={sigma}: the decoder's σ must be positive")
+        self.register_buffer("_sigma", torch.tensor(float(sigma)), persistent=False)
+
+    def sigma(self) -> Tensor:
+        return self._sigma
+
+
+class LearnedGaussianLikelihood(_GaussianBase):
+    """Gaussian whose σ is learned, one shared scalar or one per data dimension: σ = min_sigma + softplus(θ)."""
+
+    def __init__(
+        self, init_sigma: float = 0.1, per_dimension: bool = False, min_sigma: float = 1e-3, dequantize: bool = True
+    ) -> None:
+        super().__init__(dequantize)
+        if not init_sigma > min_sigma >= 0:
+            raise ValueError(f"need init_sigma > min_sigma >= 0 (got init_sigma={init_sigma}, min_sigma={min_sigma})")
+        self.init_sigma = init_sigma
+        self.per_dimension = per_dimension
+        self.min_sigma = min_sigma
+
+    def bind(self, data_shape: Sequence[int], levels: int | None) -> None:
+        super().bind(data_shape, levels)
+        shape = self.data_shape if self.per_dimension else ()
+        excess = torch.tensor(self.init_sigma - self.min_sigma)
+        self.raw_sigma = nn.Parameter(torch.full(shape, float(excess.expm1().log())))  # softplus⁻¹(excess)
+
+    def sigma(self) -> Tensor:
+        return self.min_sigma + F.softplus(self.raw_sigma)
+
+
+class BernoulliLikelihood(Likelihood):
+    """Bernoulli with logits over pixel intensities in [0, 1] (levels / (levels − 1)).
+
+    With `binarize`, each training batch is binarised afresh (dynamic binarisation) and val/test batches with
+    a fixed seed, so the data are binary and −log p(x) is a true code length. Without it, the targets are grey
+    values and the 'likelihood' is the usual cross-entropy, which is not a normalised density.
+    """
+
+    def __init__(self, binarize: bool = False, eval_seed: int = 0) -> None:
+        super().__init__()
+        self.binarize = binarize
+        self.eval_seed = eval_seed
+
+    def bind(self, data_shape: Sequence[int], levels: int | None) -> None:
+        if levels is None:
+            raise ValueError("the Bernoulli likelihood needs image data with intensities in [0, 1]; "
+                             "use GaussianLikelihood for continuous data")
+        super().bind(data_shape, levels)
+
+    def prepare(self, raw: Tensor) -> Tensor:
+        p = raw.float() / (self.levels - 1)
+        if not self.binarize:
+            return p
+        if self.training:
+            return torch.bernoulli(p)
+        generator = torch.Generator(device=p.device).manual_seed(self.eval_seed)
+        return torch.bernoulli(p, generator=generator)
+
+    def log_prob(self, decoded: Tensor, x: Tensor) -> Tensor:
+        return -F.binary_cross_entropy_with_logits(decoded, x, reduction="none").flatten(1).sum(1)
+
+    def mean(self, decoded: Tensor) -> Tensor:
+        return torch.sigmoid(decoded)
+
+    def discrete_nats_offset(self) -> float | None:
+        return 0.0 if self.binarize else None

@@ -1,0 +1,57 @@
+"""Pictures of samples: image grids, and 2D scatters over the data's exact density."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+
+def save_image_grid(images: Tensor, path: str | Path, nrow: int = 8, min_pixels: int = 32) -> Path:
+    """Images (N, C, H, W) with intensities in [0, 1] as one PNG; tiny images are enlarged (nearest) to be seen."""
+    from torchvision.utils import save_image
+
+    images = images.detach().float().cpu().clamp(0, 1)
+    if images.shape[-1] < min_pixels:
+        scale = -(-min_pixels // images.shape[-1])
+        images = torch.nn.functional.interpolate(images, scale_factor=scale, mode="nearest")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(images, path, nrow=nrow, padding=2, pad_value=1.0)
+    return path
+
+
+def save_scatter_over_density(
+    samples: Tensor, path: str | Path, log_density: Callable[[Tensor], Tensor] | None = None,
+    title: str = "samples over the data density", extent: float | None = None,
+) -> Path:
+    """2D samples as dots over the contour of the data's log-density."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = samples.detach().float().cpu()
+    reach = extent or float(points.abs().max().clamp(min=1.0)) * 1.15
+    fig, ax = plt.subplots(figsize=(5, 5))
+    if log_density is not None:
+        axis = torch.linspace(-reach, reach, 300)
+        xs, ys = torch.meshgrid(axis, axis, indexing="xy")
+        density = log_density(torch.stack([xs.flatten(), ys.flatten()], 1)).exp().view(300, 300)
+        ax.contourf(xs.numpy(), ys.numpy(), density.numpy(), levels=20, cmap="Blues")
+    ax.scatter(points[:, 0], points[:, 1], s=2, c="tab:red", alpha=0.5, linewidths=0)
+    ax.set(xlim=(-reach, reach), ylim=(-reach, reach), aspect="equal", title=title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def save_samples(samples: Tensor, path: str | Path, log_density: Callable[[Tensor], Tensor] | None = None) -> Path:
+    """A grid for images, a scatter for 2D points."""
+    if samples.ndim == 2 and samples.shape[1] == 2:
+        return save_scatter_over_density(samples, path, log_density)
+    return save_image_grid(samples, path)
