@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lit_gen.callbacks import MetricsJson, SampleImages
 from lit_gen.callbacks.metrics_json import read_metrics, run_dir
@@ -20,6 +20,19 @@ from lit_gen.models.base import GenerativeModel
 
 #: metrics printed at the end of `fit`, when the run logged them
 KEY_FIGURES = ["val/elbo", "val/nll_iw", "test/elbo", "test/nll_iw", "test/bpd", "test/kl", "test/recon"]
+
+
+class LitGenArgumentParser(LightningArgumentParser):
+    """Reports a bad config as one short message instead of the usage of every option."""
+
+    def error(self, message: str, ex: Exception | None = None):
+        if not self.exit_on_error:
+            return super().error(message, ex)
+        noise = ("Expected a <class 'NoneType'>", "Given value type:", "Given value:")
+        lines = [line for line in message.splitlines() if not line.strip().lstrip("- ").startswith(noise)]
+        prog = self.prog.replace(" [options]", "")
+        sys.stderr.write("lit-gen: error: " + "\n".join(lines) + f"\n(all options: {prog} --help)\n")
+        self.exit(2)
 
 
 class LitGenCLI(LightningCLI):
@@ -36,6 +49,7 @@ class LitGenCLI(LightningCLI):
                 "callbacks": [MetricsJson()],
             },
             args=args,
+            parser_class=LitGenArgumentParser,
         )
 
     @staticmethod
@@ -67,19 +81,13 @@ class LitGenCLI(LightningCLI):
         except (ValueError, TypeError) as error:  # raised by our constructors for values the types let through
             raise LitGenError(f"invalid configuration: {error}") from error
 
-    def _check_ckpt_path(self) -> None:
-        ckpt_path = self.config[self.subcommand].get("ckpt_path")
+    def _parse_ckpt_path(self) -> None:
+        # Lightning reads the checkpoint's hyperparameters here; a damaged file should fail with our message
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
         if ckpt_path and ckpt_path not in ("best", "last", "hpc", "registry"):
             read_checkpoint(ckpt_path)
-
-    def before_fit(self) -> None:
-        self._check_ckpt_path()
-
-    def before_validate(self) -> None:
-        self._check_ckpt_path()
-
-    def before_test(self) -> None:
-        self._check_ckpt_path()
+        super()._parse_ckpt_path()
 
     def after_fit(self) -> None:
         trainer = self.trainer

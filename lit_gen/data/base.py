@@ -16,6 +16,7 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 
 from lit_gen.data.loader import PermutationSampler, TensorBatchLoader
+from lit_gen.errors import LitGenError
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,10 @@ def _count(size: int | float, total: int, name: str) -> int:
     """`size` as a number of examples: an int is a count, a float in [0, 1) a fraction of `total`."""
     if isinstance(size, float):
         if not 0.0 <= size < 1.0:
-            raise ValueError(f"{name}={size}: a fraction must lie in [0, 1); give an int for a count")
+            raise LitGenError(f"data {name}={size}: a fraction must lie in [0, 1); give an int for a count")
         return round(size * total)
     if size < 0:
-        raise ValueError(f"{name}={size} must not be negative")
+        raise LitGenError(f"data {name}={size} must not be negative")
     return size
 
 
@@ -93,7 +94,10 @@ class InMemoryDataModule(LightningDataModule, ABC):
         n_val = _count(self.val_size, total, "val_size")
         n_test = _count(self.test_size, total, "test_size")
         if n_val + n_test >= total:
-            raise ValueError(f"val_size + test_size ({n_val} + {n_test}) leave no training data out of {total}")
+            raise LitGenError(
+                f"data val_size + test_size ({n_val} + {n_test}) leave no training data out of {total} examples: "
+                "lower `data.init_args.val_size` / `test_size`"
+            )
         order = torch.randperm(total, generator=torch.Generator().manual_seed(self.split_seed))
         test_idx, val_idx, train_idx = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
 
@@ -117,7 +121,8 @@ class InMemoryDataModule(LightningDataModule, ABC):
             return self.splits
         key = str(device)
         if key not in self._device_splits:  # moved once, then reused by every epoch and every loader
-            self._device_splits = {key: Splits(*(None if t is None else t.to(device) for t in vars(self.splits).values()))}
+            moved = (None if t is None else t.to(device) for t in vars(self.splits).values())
+            self._device_splits = {key: Splits(*moved)}
         return self._device_splits[key]
 
     def _loader(self, split: str, shuffle: bool, with_labels: bool = False) -> TensorBatchLoader:

@@ -77,7 +77,9 @@ class _TorchvisionDataModule(InMemoryDataModule):
         train_images, train_labels = self._as_tensors(self._dataset(train=True))
         test_images, test_labels = self._as_tensors(self._dataset(train=False))
         held_out = self._split((train_images, train_labels))
-        return Splits(held_out.train, held_out.val, test_images, held_out.train_labels, held_out.val_labels, test_labels)
+        return Splits(
+            held_out.train, held_out.val, test_images, held_out.train_labels, held_out.val_labels, test_labels
+        )
 
 
 class MNISTDataModule(_TorchvisionDataModule):

@@ -9,12 +9,14 @@ All log-probabilities are per example, summed over dimensions, in nats.
 
 from __future__ import annotations
 
+import importlib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from jsonargparse.typing import NonNegativeFloat, PositiveFloat
 from torch import Tensor, nn
 
 
@@ -23,6 +25,20 @@ class Likelihood(nn.Module, ABC):
 
     #: decoder outputs per data dimension (2 would mean a mean and a scale per pixel)
     outputs_per_dim = 1
+    #: the constructor's arguments, so a checkpoint can store the likelihood as plain data
+    init_args: dict
+
+    def spec(self) -> dict:
+        """`{"class_path": …, "init_args": …}`: the config that builds this likelihood again."""
+        return {"class_path": f"{type(self).__module__}.{type(self).__qualname__}", "init_args": dict(self.init_args)}
+
+    @staticmethod
+    def from_spec(spec: dict) -> Likelihood:
+        module_name, _, class_name = spec["class_path"].rpartition(".")
+        cls = getattr(importlib.import_module(module_name), class_name)
+        if not (isinstance(cls, type) and issubclass(cls, Likelihood)):
+            raise ValueError(f"{spec['class_path']} is not a lit_gen Likelihood")
+        return cls(**spec.get("init_args", {}))
 
     def bind(self, data_shape: Sequence[int], levels: int | None) -> None:
         self.data_shape = tuple(data_shape)
@@ -84,10 +100,11 @@ class _GaussianBase(Likelihood):
 class GaussianLikelihood(_GaussianBase):
     """Gaussian with a fixed σ: the σ of the theory, trading reconstruction sharpness against the prior match."""
 
-    def __init__(self, sigma: float = 0.1, dequantize: bool = True) -> None:
+    def __init__(self, sigma: PositiveFloat = 0.1, dequantize: bool = True) -> None:
         super().__init__(dequantize)
         if not sigma > 0:
             raise ValueError(f"sigma={sigma}: the decoder's σ must be positive")
+        self.init_args = {"sigma": sigma, "dequantize": dequantize}
         self.register_buffer("_sigma", torch.tensor(float(sigma)), persistent=False)
 
     def sigma(self) -> Tensor:
@@ -98,11 +115,14 @@ class LearnedGaussianLikelihood(_GaussianBase):
     """Gaussian whose σ is learned, one shared scalar or one per data dimension: σ = min_sigma + softplus(θ)."""
 
     def __init__(
-        self, init_sigma: float = 0.1, per_dimension: bool = False, min_sigma: float = 1e-3, dequantize: bool = True
+        self, init_sigma: PositiveFloat = 0.1, per_dimension: bool = False, min_sigma: NonNegativeFloat = 1e-3,
+        dequantize: bool = True,
     ) -> None:
         super().__init__(dequantize)
         if not init_sigma > min_sigma >= 0:
             raise ValueError(f"need init_sigma > min_sigma >= 0 (got init_sigma={init_sigma}, min_sigma={min_sigma})")
+        self.init_args = {"init_sigma": init_sigma, "per_dimension": per_dimension, "min_sigma": min_sigma,
+                          "dequantize": dequantize}
         self.init_sigma = init_sigma
         self.per_dimension = per_dimension
         self.min_sigma = min_sigma
@@ -127,6 +147,7 @@ class BernoulliLikelihood(Likelihood):
 
     def __init__(self, binarize: bool = False, eval_seed: int = 0) -> None:
         super().__init__()
+        self.init_args = {"binarize": binarize, "eval_seed": eval_seed}
         self.binarize = binarize
         self.eval_seed = eval_seed
 

@@ -47,7 +47,7 @@ class VAE(GenerativeModel):
         network: `mlp` or `conv` encoder/decoder pair.
         hidden_dims: MLP hidden widths (encoder order; the decoder mirrors them).
         base_channels: channels of the first conv stage (doubled per stage).
-        likelihood: decoder likelihood; default `GaussianLikelihood(sigma=0.1)`.
+        likelihood: decoder likelihood (or its `spec()`); default `GaussianLikelihood(sigma=0.1)`.
         beta: weight of the KL term in the loss (the logged ELBO is always the unweighted one).
         beta_warmup_steps: ramp β linearly from 0 over this many optimizer steps (0: no warm-up).
         iw_samples: importance samples k for `nll_iw` at val/test.
@@ -64,7 +64,7 @@ class VAE(GenerativeModel):
         network: Architecture = "mlp",
         hidden_dims: list[PositiveInt] = [512],  # noqa: B006 — jsonargparse needs a literal default to show
         base_channels: PositiveInt = 32,
-        likelihood: Likelihood | None = None,
+        likelihood: Likelihood | None = None,  # a spec() dict too, as checkpoints store it
         beta: NonNegativeFloat = 1.0,
         beta_warmup_steps: NonNegativeInt = 0,
         iw_samples: PositiveInt = 100,
@@ -76,11 +76,14 @@ class VAE(GenerativeModel):
         super().__init__()
         if latent_dim < 1:
             raise ValueError(f"latent_dim={latent_dim} must be at least 1")
-        self.save_hyperparameters(ignore=["optimizer", "lr_scheduler"])
+        self.save_hyperparameters(ignore=["optimizer", "lr_scheduler", "likelihood"])
+        if isinstance(likelihood, dict):  # as stored in a checkpoint
+            likelihood = Likelihood.from_spec(likelihood)
+        self.likelihood = likelihood if likelihood is not None else GaussianLikelihood()
+        self.hparams["likelihood"] = self.likelihood.spec()  # plain data: checkpoints load with weights_only
         self.data_shape = tuple(data_shape)
         self.levels = levels
         self.latent_dim = latent_dim
-        self.likelihood = likelihood if likelihood is not None else GaussianLikelihood()
         self.likelihood.bind(self.data_shape, levels)
         self.encoder = build_encoder(network, self.data_shape, 2 * latent_dim, hidden_dims, base_channels)
         self.decoder = build_decoder(

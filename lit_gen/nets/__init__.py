@@ -34,7 +34,7 @@ def build_decoder(
 
 def _require_square_images(shape: Sequence[int]) -> None:
     if len(shape) != 3 or shape[1] != shape[2]:
-        raise ValueError(f"the conv networks need square images (C, H, H); this data has shape {tuple(shape)}: use 'mlp'")
+        raise ValueError(f"the conv networks need square images (C, H, H), not shape {tuple(shape)}: use network 'mlp'")
 
 
 __all__ = ["ConvDecoder", "ConvEncoder", "MLPDecoder", "MLPEncoder", "build_decoder", "build_encoder"]
