@@ -10,6 +10,7 @@ All log-probabilities are per example, summed over dimensions, in nats.
 from __future__ import annotations
 
 import importlib
+import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -30,7 +31,10 @@ class Likelihood(nn.Module, ABC):
 
     def spec(self) -> dict:
         """`{"class_path": …, "init_args": …}`: the config that builds this likelihood again."""
-        return {"class_path": f"{type(self).__module__}.{type(self).__qualname__}", "init_args": dict(self.init_args)}
+        # through JSON so config types (e.g. jsonargparse's PositiveFloat) become plain floats: checkpoints then
+        # load with torch.load(weights_only=True)
+        init_args = json.loads(json.dumps(self.init_args))
+        return {"class_path": f"{type(self).__module__}.{type(self).__qualname__}", "init_args": init_args}
 
     @staticmethod
     def from_spec(spec: dict) -> Likelihood:

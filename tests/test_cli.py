@@ -1,0 +1,130 @@
+"""The `lit-gen` command as users run it: configs, run directories, metrics.json, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+import lit_gen
+from lit_gen.cli import main
+from tests.conftest import CONFIGS
+from tests.helpers import write_fake_mnist
+
+SMOKE = str(CONFIGS / "trainer" / "smoke.yaml")
+
+
+def fit(*args: str) -> None:
+    main(["fit", *args])
+
+
+def run_cli(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lit_gen.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_fit_writes_the_run_directory(in_tmp, capsys):
+    fit("--config", str(CONFIGS / "experiments" / "vae_digits.yaml"), "--config", SMOKE,
+        "--trainer.max_epochs", "2", "--model.init_args.iw_samples", "10")
+    run = in_tmp / "runs" / "vae_digits" / "version_0"
+    content = json.loads((run / "metrics.json").read_text())
+    for key in ["val/elbo", "val/kl", "val/recon", "val/nll_iw", "val/bpd", "test/nll_iw", "test/elbo"]:
+        assert isinstance(content["metrics"][key], float), key
+    metrics = content["metrics"]
+    assert metrics["val/elbo"] == pytest.approx(-(metrics["val/recon"] + metrics["val/kl"]), rel=1e-4)
+    meta = content["meta"]
+    assert meta["seed"] == 0 and meta["split_sizes"] == {"train": 1350, "val": 150, "test": 297}
+    assert meta["versions"]["torch"] == torch.__version__
+    assert (run / "checkpoints" / "last.ckpt").is_file() and list((run / "checkpoints").glob("best-*.ckpt"))
+    assert (run / "images" / "epoch_0001_samples.png").is_file()
+    assert (run / "images" / "epoch_0001_reconstructions.png").is_file()
+    assert (run / "images" / "epoch_0001_interpolation.png").is_file()
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["model"]["init_args"]["iw_samples"] == 10
+    out = capsys.readouterr().out
+    assert f"Results in {run.relative_to(in_tmp)}" in out and "test/nll_iw" in out
+
+
+def test_saved_config_reruns_the_same_experiment(in_tmp):
+    fit("--config", str(CONFIGS / "experiments" / "vae_digits.yaml"), "--config", SMOKE,
+        "--model.init_args.latent_dim", "3", "--model.init_args.iw_samples", "5")
+    first = in_tmp / "runs" / "vae_digits" / "version_0"
+    fit("--config", str(first / "config.yaml"), "--trainer.logger.init_args.version", "rerun")
+    second = in_tmp / "runs" / "vae_digits" / "rerun"
+    a = json.loads((first / "metrics.json").read_text())["metrics"]
+    b = json.loads((second / "metrics.json").read_text())["metrics"]
+    # same seed, same config: the same run (val/test dequantisation noise is seeded too)
+    assert a["val/elbo"] == pytest.approx(b["val/elbo"], rel=1e-4)
+    assert lit_gen.load(second).latent_dim == 3
+
+
+def test_test_after_fit_can_be_switched_off(in_tmp):
+    fit("--config", str(CONFIGS / "experiments" / "vae_digits.yaml"), "--config", SMOKE,
+        "--model.init_args.iw_samples", "5", "--test_after_fit", "false")
+    metrics = json.loads((in_tmp / "runs" / "vae_digits" / "version_0" / "metrics.json").read_text())["metrics"]
+    assert "val/nll_iw" in metrics and not any(k.startswith("test/") for k in metrics)
+
+
+def test_load_returns_a_model_that_encodes_decodes_and_samples(in_tmp):
+    fit("--config", str(CONFIGS / "experiments" / "vae_digits.yaml"), "--config", SMOKE,
+        "--model.init_args.iw_samples", "5")
+    model = lit_gen.load(in_tmp / "runs" / "vae_digits" / "version_0")
+    assert not model.training
+    x = torch.rand(4, 1, 8, 8)
+    posterior = model.encode(x)
+    assert posterior.mean.shape == (4, 8)
+    assert model.decode(posterior.mean).shape == (4, 1, 8, 8)
+    assert model.sample(5).shape == (5, 1, 8, 8)
+
+
+def test_sample_command_writes_a_png(in_tmp, capsys):
+    fit("--config", str(CONFIGS / "experiments" / "vae_digits.yaml"), "--config", SMOKE,
+        "--model.init_args.iw_samples", "5")
+    ckpt = in_tmp / "runs" / "vae_digits" / "version_0" / "checkpoints" / "last.ckpt"
+    main(["sample", "--ckpt_path", str(ckpt), "--num", "16", "--out", "grid.png"])
+    from PIL import Image
+
+    with Image.open(in_tmp / "grid.png") as image:
+        assert image.width > 100
+    assert "16 samples written" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("experiment", sorted(p.name for p in (CONFIGS / "experiments").glob("*.yaml")))
+def test_every_experiment_config_runs_with_a_tiny_budget(in_tmp, experiment):
+    write_fake_mnist(in_tmp / "data")  # the torchvision experiments read real-format files
+    write_fake_mnist(in_tmp / "data", folder="FashionMNIST")
+    fit("--config", str(CONFIGS / "experiments" / experiment), "--config", SMOKE,
+        "--data.init_args.val_size", "50", "--trainer.logger.init_args.version", "smoke")
+    folders = list((in_tmp / "runs").glob("*/smoke"))
+    assert len(folders) == 1 and (folders[0] / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model.init_args.latent_dim", "0"], "latent_dim"),
+        (["--model.init_args.likelihood.init_args.sigma", "-1"], "sigma"),
+        (["--model.init_args.latnt_dim", "3"], "latnt_dim"),
+        (["--trainer.max_epochs", "many"], "max_epochs"),
+        (["--data", "lit_gen.data.MNISTDataModule", "--data.init_args.data_dir", "missing"], "MNIST/raw"),
+        (["--ckpt_path", "damaged.ckpt"], "damaged.ckpt cannot be read"),
+        (["--ckpt_path", "nowhere.ckpt"], "nowhere.ckpt does not exist"),
+    ],
+)
+def test_bad_input_is_one_clear_message_and_a_nonzero_exit(in_tmp, args, message):
+    (in_tmp / "damaged.ckpt").write_bytes(b"PK\x03\x04 not really a zip")
+    result = run_cli("fit", "--config", str(CONFIGS / "experiments" / "vae_digits.yaml"), *args, cwd=in_tmp)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "lit-gen: error:" in result.stderr and message in result.stderr, result.stderr[-2000:]
+    assert "usage:" not in result.stderr
+
+
+def test_load_of_a_damaged_checkpoint_is_a_clear_error(in_tmp):
+    (in_tmp / "bad.ckpt").write_text("garbage")
+    with pytest.raises(lit_gen.errors.LitGenError, match="cannot be read"):
+        lit_gen.load(in_tmp / "bad.ckpt")
