@@ -11,7 +11,7 @@ import sys
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from lit_gen.callbacks import MetricsJson, SampleImages
+from lit_gen.callbacks import SampleImages, default_callbacks
 from lit_gen.callbacks.metrics_json import read_metrics, run_dir
 from lit_gen.checkpoints import read_checkpoint
 from lit_gen.data.base import InMemoryDataModule
@@ -46,7 +46,7 @@ class LitGenCLI(LightningCLI):
             trainer_defaults={
                 "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger",
                            "init_args": {"save_dir": "runs", "name": "lit_gen"}},
-                "callbacks": [MetricsJson()],
+                "callbacks": default_callbacks(),
             },
             args=args,
             parser_class=LitGenArgumentParser,

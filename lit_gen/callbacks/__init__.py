@@ -1,4 +1,10 @@
 from lit_gen.callbacks.images import SampleImages
 from lit_gen.callbacks.metrics_json import MetricsJson, read_metrics
+from lit_gen.callbacks.progress import ProgressBar
 
-__all__ = ["MetricsJson", "SampleImages", "read_metrics"]
+__all__ = ["MetricsJson", "ProgressBar", "SampleImages", "read_metrics", "default_callbacks"]
+
+
+def default_callbacks() -> list:
+    """Callbacks every lit_gen run has, whatever its config: metrics.json and the progress bar."""
+    return [MetricsJson(), ProgressBar()]

@@ -18,6 +18,7 @@ from torch import Tensor
 from torch.distributions import Normal
 
 from lit_gen.metrics.likelihood import bits_per_dim, iwae_log_likelihood, kl_to_standard_normal
+from lit_gen.metrics.running import EpochMeans
 from lit_gen.models.base import GenerativeModel
 from lit_gen.models.likelihoods import GaussianLikelihood, Likelihood
 from lit_gen.nets import Architecture, build_decoder, build_encoder
@@ -96,6 +97,8 @@ class VAE(GenerativeModel):
         self._make_optimizer = optimizer
         self._make_lr_scheduler = lr_scheduler
         self.lr_scheduler_monitor = lr_scheduler_monitor
+        # training metrics are summed in a tensor and logged once per epoch (see metrics/running.py)
+        self._train_means = EpochMeans(["elbo", "recon", "kl"])
 
     # --- the model ---------------------------------------------------------------------------------------
 
@@ -145,8 +148,12 @@ class VAE(GenerativeModel):
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         out = self(self.prepare(batch))
-        self._log_terms("train", out, len(batch))
+        self._train_means.update(out.elbo, out.recon, out.kl)
         return out.loss
+
+    def on_train_epoch_end(self) -> None:
+        means = self._train_means.compute_and_reset()
+        self.log_dict({f"train/{name}": value for name, value in means.items()}, prog_bar=True, sync_dist=True)
 
     def validation_step(self, batch: Tensor, batch_idx: int) -> None:
         self._evaluate("val", batch)
@@ -166,14 +173,8 @@ class VAE(GenerativeModel):
         self.log_dict(metrics, batch_size=len(batch), sync_dist=True)
 
     def _log_terms(self, split: str, out: VAEOutput, batch_size: int) -> None:
-        training = split == "train"
-        metrics = {
-            f"{split}/elbo": out.elbo.mean(),
-            f"{split}/recon": out.recon.mean(),
-            f"{split}/kl": out.kl.mean(),
-        }
-        self.log_dict(metrics, batch_size=batch_size, on_step=False, on_epoch=True, sync_dist=not training,
-                      prog_bar=training)
+        metrics = {f"{split}/elbo": out.elbo.mean(), f"{split}/recon": out.recon.mean(), f"{split}/kl": out.kl.mean()}
+        self.log_dict(metrics, batch_size=batch_size, on_epoch=True, sync_dist=True)
 
     def configure_optimizers(self):
         optimizer = self._make_optimizer(self.parameters())
