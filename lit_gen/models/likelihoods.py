@@ -79,7 +79,10 @@ class _GaussianBase(Likelihood):
         if self.levels is None:
             return raw.float()
         if self.dequantize:
-            return (raw.float() + torch.rand(raw.shape, device=raw.device)) / self.levels
+            level = raw.float()
+            x = (level + torch.rand(raw.shape, device=raw.device)) / self.levels
+            # k + u rounds up to k + 1 in float32 for u within 2⁻²⁴ of 1: keep x inside its level's bin
+            return torch.minimum(x, torch.nextafter((level + 1) / self.levels, torch.zeros((), device=raw.device)))
         return raw.float() / (self.levels - 1)
 
     @abstractmethod
