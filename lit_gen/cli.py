@@ -11,7 +11,7 @@ import sys
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from lit_gen.callbacks import SampleImages, default_callbacks
+from lit_gen.callbacks import ProgressBar, SampleImages, default_callbacks
 from lit_gen.callbacks.metrics_json import read_metrics, run_dir
 from lit_gen.checkpoints import read_checkpoint
 from lit_gen.data.base import InMemoryDataModule
@@ -74,6 +74,12 @@ class LitGenCLI(LightningCLI):
         parser.add_lightning_class_args(SampleImages, "images")
         parser.add_argument("--test_after_fit", type=bool, default=True,
                             help="after fit, evaluate the best checkpoint on the test split too")
+
+    def _instantiate_trainer(self, config, callbacks):
+        if config.get("enable_progress_bar") is False:  # Lightning refuses a progress bar callback then
+            defaults = self.trainer_defaults["callbacks"]
+            self.trainer_defaults["callbacks"] = [c for c in defaults if not isinstance(c, ProgressBar)]
+        return super()._instantiate_trainer(config, callbacks)
 
     def instantiate_classes(self) -> None:
         try:

@@ -1,6 +1,7 @@
 """LightningModules: each holds an objective and an update rule over the shared networks."""
 
 from lit_gen.models.base import GenerativeModel
+from lit_gen.models.gan import GAN
 from lit_gen.models.likelihoods import (
     BernoulliLikelihood,
     GaussianLikelihood,
@@ -10,6 +11,7 @@ from lit_gen.models.likelihoods import (
 from lit_gen.models.vae import VAE, VAEOutput
 
 __all__ = [
+    "GAN",
     "VAE",
     "BernoulliLikelihood",
     "GaussianLikelihood",

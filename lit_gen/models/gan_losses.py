@@ -1,0 +1,70 @@
+"""GAN objectives, written on the discriminator's logits l (for the probability losses D = sigmoid(l)).
+
+With D = sigmoid(l): log D = logsigmoid(l) and log(1 − D) = logsigmoid(−l), computed stably.
+
+| loss             | discriminator minimises                  | generator minimises          |
+| ---------------- | ---------------------------------------- | ---------------------------- |
+| `minimax`        | −[log D(x) + log(1 − D(G(z)))]  (= −V)    | log(1 − D(G(z)))  (= V's term)|
+| `non_saturating` | the same                                 | −log D(G(z))                 |
+| `hinge`          | relu(1 − l(x)) + relu(1 + l(G(z)))       | −l(G(z))                     |
+| `wasserstein_gp` | l(G(z)) − l(x)  (+ gradient penalty)     | −l(G(z))                     |
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+GANLoss = Literal["minimax", "non_saturating", "hinge", "wasserstein_gp"]
+
+#: losses whose discriminator is a probability, so V(D, G) and the JSD bound are defined
+PROBABILISTIC_LOSSES = ("minimax", "non_saturating")
+
+
+def discriminator_loss(loss: GANLoss, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    if loss in PROBABILISTIC_LOSSES:
+        return -value_function(real_logits, fake_logits)
+    if loss == "hinge":
+        return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+    if loss == "wasserstein_gp":
+        return fake_logits.mean() - real_logits.mean()
+    raise ValueError(f"unknown GAN loss {loss!r}")
+
+
+def generator_loss(loss: GANLoss, fake_logits: Tensor) -> Tensor:
+    if loss == "minimax":
+        return F.logsigmoid(-fake_logits).mean()  # descends log(1 − D(G(z)))
+    if loss == "non_saturating":
+        return -F.logsigmoid(fake_logits).mean()  # ascends log D(G(z))
+    if loss in ("hinge", "wasserstein_gp"):
+        return -fake_logits.mean()
+    raise ValueError(f"unknown GAN loss {loss!r}")
+
+
+def value_function(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """V̂(D, G) = mean log D(x) + mean log(1 − D(G(z)))."""
+    return F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean()
+
+
+def jsd_lower_bound(value: Tensor | float) -> Tensor | float:
+    """(V(D, G) + log 4) / 2 ≤ JSD(p_data ‖ p_g), with equality at D = D*."""
+    return (value + math.log(4.0)) / 2
+
+
+def gradient_penalty(discriminator, real: Tensor, fake: Tensor) -> Tensor:
+    """WGAN-GP: E[(‖∇D(x̂)‖ − 1)²] at random interpolates x̂ of real and fake samples."""
+    alpha = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), device=real.device, dtype=real.dtype)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(mixed).sum(), mixed, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1.0).square().mean()
+
+
+def r1_penalty(discriminator, real: Tensor) -> Tensor:
+    """R1 (Mescheder et al., 2018): E[‖∇D(x)‖²] on real data; weighted by γ/2 by the caller."""
+    real = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(real).sum(), real, create_graph=True)
+    return grad.flatten(1).square().sum(dim=1).mean()
