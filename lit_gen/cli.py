@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import sys
 
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lit_gen.callbacks import ProgressBar, SampleImages, default_callbacks
+from lit_gen.callbacks.checkpoint import ModelCheckpoint
 from lit_gen.callbacks.metrics_json import read_metrics, run_dir
 from lit_gen.checkpoints import read_checkpoint
 from lit_gen.data.base import InMemoryDataModule

@@ -55,3 +55,34 @@ def save_samples(samples: Tensor, path: str | Path, log_density: Callable[[Tenso
     if samples.ndim == 2 and samples.shape[1] == 2:
         return save_scatter_over_density(samples, path, log_density)
     return save_image_grid(samples, path)
+
+
+def save_discriminator_figure(
+    grid_points: Tensor, d: Tensor, d_star: Tensor, path: str | Path, data: Tensor, generated: Tensor,
+    error: float | None = None,
+) -> Path:
+    """The learned D(x) beside the optimal D*(x) on a square grid (values (n·n,) over `grid_points`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    side = int(round(len(grid_points) ** 0.5))
+    xs, ys = grid_points[:, 0].view(side, side).numpy(), grid_points[:, 1].view(side, side).numpy()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), sharex=True, sharey=True)
+    titles = ["learned D(x)", "optimal D*(x) = p_data / (p_data + p_g)"]
+    for ax, values, title in zip(axes, (d, d_star), titles, strict=True):
+        mesh = ax.pcolormesh(xs, ys, values.view(side, side).float().numpy(), vmin=0, vmax=1, cmap="RdBu_r",
+                             shading="auto")
+        ax.scatter(data[:500, 0], data[:500, 1], s=1, c="black", alpha=0.4, linewidths=0, label="data")
+        ax.scatter(generated[:500, 0], generated[:500, 1], s=1, c="gold", alpha=0.6, linewidths=0, label="G(z)")
+        ax.set(title=title, aspect="equal")
+    axes[0].legend(loc="upper right", markerscale=6, fontsize=7)
+    fig.colorbar(mesh, ax=axes, shrink=0.85)
+    if error is not None:
+        fig.suptitle(f"mean |D − D*| under (p_data + p_g)/2 = {error:.3f}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path

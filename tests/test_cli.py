@@ -62,6 +62,26 @@ def test_saved_config_reruns_the_same_experiment(in_tmp):
     assert lit_gen.load(second).latent_dim == 3
 
 
+def test_last_checkpoint_is_the_last_epoch_even_when_it_is_not_the_best(in_tmp):
+    # the KL rises from ~0 as the encoder starts to use z, so monitoring its minimum makes epoch 0 the best
+    fit("--config", str(CONFIGS / "experiments" / "vae_digits.yaml"), "--config", SMOKE,
+        "--trainer.max_epochs", "4", "--model.init_args.iw_samples", "5",
+        "--checkpoint.monitor", "val/kl", "--checkpoint.mode", "min")
+    checkpoints = in_tmp / "runs" / "vae_digits" / "version_0" / "checkpoints"
+    last = torch.load(checkpoints / "last.ckpt", weights_only=False)
+    assert last["epoch"] == 3
+    best = next(checkpoints.glob("best-*.ckpt"))
+    assert torch.load(best, weights_only=False)["epoch"] == 0
+
+
+def test_a_diverging_run_stops_with_a_clear_message_and_keeps_its_checkpoints(in_tmp):
+    result = run_cli("fit", "--config", str(CONFIGS / "experiments" / "vae_digits.yaml"), "--config", SMOKE,
+                     "--trainer.max_epochs", "3", "--model.init_args.optimizer.init_args.lr", "1000",
+                     "--model.init_args.iw_samples", "5", cwd=in_tmp)
+    assert result.returncode == 1
+    assert "training diverged" in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]
+
+
 def test_test_after_fit_can_be_switched_off(in_tmp):
     fit("--config", str(CONFIGS / "experiments" / "vae_digits.yaml"), "--config", SMOKE,
         "--model.init_args.iw_samples", "5", "--test_after_fit", "false")

@@ -2,7 +2,8 @@
 with an encoder, reconstructions and a latent interpolation.
 
 Asks little of the model: `sample(n)`; `reconstruct(x)`, `encode(x)`, `decode(z)` and `prepare(raw)` where
-it has them. Files go to `<run dir>/images/epoch_XXXX_<kind>.png`.
+it has them; a GAN on 2D data also leaves `latest_optimal_discriminator`, drawn as D(x) beside D*(x).
+Files go to `<run dir>/images/epoch_XXXX_<kind>.png`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.trainer.states import TrainerFn
 
 from lit_gen.callbacks.metrics_json import run_dir
-from lit_gen.plotting import save_image_grid, save_samples
+from lit_gen.plotting import save_discriminator_figure, save_image_grid, save_samples
 
 
 class SampleImages(Callback):
@@ -22,7 +23,8 @@ class SampleImages(Callback):
         self.num_samples = num_samples
         self.num_2d_samples = num_2d_samples
 
-    def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        # after the module's own epoch-end hook, so what it computed there (e.g. D*) can be drawn
         if trainer.state.fn != TrainerFn.FITTING or trainer.sanity_checking or not trainer.is_global_zero:
             return
         if self.every_n_epochs < 1:
@@ -41,6 +43,10 @@ class SampleImages(Callback):
         samples = pl_module.sample(self.num_2d_samples if two_d else self.num_samples)
         log_density = getattr(datamodule, "log_density", None)
         save_samples(samples, folder / f"{stem}_samples.png", log_density)
+        view = getattr(pl_module, "latest_optimal_discriminator", None)
+        if view is not None:
+            save_discriminator_figure(view["grid"], view["d"], view["d_star"], folder / f"{stem}_discriminator.png",
+                                      view["data"], view["generated"], view["error"])
         if two_d or not hasattr(pl_module, "reconstruct") or datamodule is None:
             return
         raw = datamodule.raw_split("val")[: self.num_samples // 2].to(pl_module.device)

@@ -23,6 +23,13 @@ class EpochMeans:
         self.sums = batch_sums if self.sums is None else self.sums + batch_sums
         self.count += per_example[0].numel()
 
+    def non_finite(self) -> dict[str, float]:
+        """The names whose running sum is NaN or infinite (one host sync: call it once per epoch, not per step)."""
+        if self.sums is None:
+            return {}
+        finite = torch.isfinite(self.sums).tolist()
+        return {name: float(total) for name, total, ok in zip(self.names, self.sums, finite, strict=True) if not ok}
+
     def compute_and_reset(self) -> dict[str, Tensor]:
         if self.sums is None:
             return {}

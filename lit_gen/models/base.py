@@ -8,6 +8,9 @@ import torch
 from lightning.pytorch import LightningModule
 from torch import Tensor
 
+from lit_gen.errors import LitGenError
+from lit_gen.metrics.running import EpochMeans
+
 
 class GenerativeModel(LightningModule):
     """Base of the VAE and the GAN. Callbacks and commands rely only on this interface:
@@ -16,6 +19,20 @@ class GenerativeModel(LightningModule):
     latent_dim: int
     data_shape: tuple[int, ...]
     levels: int | None
+
+    def check_training_is_finite(self, means: EpochMeans) -> None:
+        """Stop with a clear message when a training loss went NaN or infinite this epoch.
+
+        Checked once per epoch (before validation, which would otherwise fail on NaN weights with an obscure
+        error), so the hot path pays no host sync. Checkpoints saved so far stay on disk."""
+        bad = means.non_finite()
+        if bad:
+            what = ", ".join(f"train/{name} = {value}" for name, value in bad.items())
+            raise LitGenError(
+                f"training diverged in epoch {self.current_epoch} ({what}): lower the learning rate "
+                "(e.g. model.init_args.optimizer.init_args.lr) or the model's scale; checkpoints of earlier epochs "
+                "are kept in the run directory"
+            )
 
     def sample(self, num: int) -> Tensor:
         """`num` samples in data space (pixel intensities in [0, 1] for images)."""

@@ -27,7 +27,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from lit_gen.metrics.kde import CrossValidatedKDE
 from lit_gen.metrics.mixture import mode_statistics
-from lit_gen.metrics.optimal_discriminator import d_star_error
+from lit_gen.metrics.optimal_discriminator import d_star_error, optimal_discriminator
 from lit_gen.metrics.running import EpochMeans
 from lit_gen.models.base import GenerativeModel
 from lit_gen.models.gan_losses import (
@@ -115,6 +115,7 @@ class GAN(GenerativeModel):
         self._make_discriminator_optimizer = discriminator_optimizer
         self._train_means = EpochMeans(["d_loss", "g_loss"])
         self._value_terms = EpochMeans(["log_d_real", "log_1m_d_fake"])
+        self.latest_optimal_discriminator: dict | None = None
 
     # --- the model ---------------------------------------------------------------------------------------
 
@@ -190,7 +191,12 @@ class GAN(GenerativeModel):
             self.clip_gradients(optimizer, gradient_clip_val=self.clip_grad_norm, gradient_clip_algorithm="norm")
         optimizer.step()
 
+    def on_validation_epoch_start(self) -> None:
+        if not self.trainer.sanity_checking:
+            self.check_training_is_finite(self._train_means)
+
     def on_train_epoch_end(self) -> None:
+        self.check_training_is_finite(self._train_means)
         means = self._train_means.compute_and_reset()
         self.log_dict({f"train/{name}": value for name, value in means.items()}, prog_bar=True, sync_dist=True)
 
@@ -232,19 +238,27 @@ class GAN(GenerativeModel):
             samples = self.sample(self.num_eval_samples)
             metrics.update(mode_statistics(samples, mixture.means, mixture.std).as_dict(f"{split}/"))
             if self.loss in PROBABILISTIC_LOSSES and self.pack == 1:
-                metrics[f"{split}/d_star_error"] = self.d_star_error(split)
+                # kept for the figure callback, so the KDE is fitted once per evaluation
+                self.latest_optimal_discriminator = self.optimal_discriminator_view(split)
+                metrics[f"{split}/d_star_error"] = self.latest_optimal_discriminator["error"]
         if metrics:
             self.log_dict(metrics, sync_dist=True)
 
     @torch.no_grad()
-    def d_star_error(self, split: str = "val") -> float:
-        """Mean |D − D*| under (p_data + p_g)/2, p_g by a cross-validated KDE of the current generator."""
+    def optimal_discriminator_view(self, split: str = "val", resolution: int = 120) -> dict:
+        """D against D* = p_data/(p_data + p_g) for the current generator (p_g by a cross-validated KDE):
+        `error` (mean |D − D*| under (p_data + p_g)/2) and both maps on a grid, for the figure."""
         datamodule = self.trainer.datamodule
         n = self.num_eval_samples
         generated = self.generator(self.latent(n)).cpu()
         data = datamodule.raw_split(split)[:n].float()
         kde = CrossValidatedKDE(generated)
-        return d_star_error(lambda x: self.discriminator_probability(x.to(self.device)), datamodule.log_density,
-                            kde.log_prob, data, generated)
-
-
+        d = lambda x: self.discriminator_probability(x.to(self.device)).cpu()  # noqa: E731
+        error = d_star_error(d, datamodule.log_density, kde.log_prob, data, generated)
+        reach = float(torch.cat([data, generated]).abs().max()) * 1.1
+        axis = torch.linspace(-reach, reach, resolution)
+        xs, ys = torch.meshgrid(axis, axis, indexing="xy")
+        grid = torch.stack([xs.flatten(), ys.flatten()], dim=1)
+        d_star = optimal_discriminator(datamodule.log_density(grid), kde.log_prob(grid))
+        return {"error": error, "grid": grid, "d": d(grid), "d_star": d_star, "data": data, "generated": generated,
+                "bandwidth": kde.bandwidth}

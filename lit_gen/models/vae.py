@@ -151,7 +151,12 @@ class VAE(GenerativeModel):
         self._train_means.update(out.elbo, out.recon, out.kl)
         return out.loss
 
+    def on_validation_epoch_start(self) -> None:
+        if not self.trainer.sanity_checking:
+            self.check_training_is_finite(self._train_means)
+
     def on_train_epoch_end(self) -> None:
+        self.check_training_is_finite(self._train_means)
         means = self._train_means.compute_and_reset()
         self.log_dict({f"train/{name}": value for name, value in means.items()}, prog_bar=True, sync_dist=True)
 
