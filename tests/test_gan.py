@@ -183,3 +183,18 @@ def test_ddp_on_two_cpu_processes_keeps_ranks_identical(tmp_path, kind):
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
     assert ranks[0]["world_size"] == 2 and ranks[0]["global_step"] > 0
     torch.testing.assert_close(ranks[0]["params"], ranks[1]["params"], rtol=0, atol=0)
+
+
+def test_ema_decay_warms_up_then_holds():
+    from lit_gen.models.gan import WarmEMA
+
+    ema = WarmEMA(0.999)
+    averaged, current = [torch.zeros(3)], [torch.ones(3)]
+    ema(averaged, current, torch.tensor(0))  # first update: decay (1 + 0)/(10 + 0) = 0.1
+    torch.testing.assert_close(averaged[0], torch.full((3,), 0.9))
+    averaged = [torch.zeros(3)]
+    ema(averaged, current, torch.tensor(100_000))  # later: the configured decay
+    torch.testing.assert_close(averaged[0], torch.full((3,), 0.001))
+    counters = [torch.tensor(3)]
+    ema(counters, [torch.tensor(7)], torch.tensor(5))  # integer buffers are copied, not averaged
+    assert counters[0].item() == 7

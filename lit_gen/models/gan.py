@@ -23,7 +23,7 @@ import torch
 from jsonargparse.typing import NonNegativeFloat, PositiveInt
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from lit_gen.metrics.kde import CrossValidatedKDE
 from lit_gen.metrics.mixture import mode_statistics
@@ -40,6 +40,22 @@ from lit_gen.models.gan_losses import (
     r1_penalty,
 )
 from lit_gen.nets import Architecture, build_discriminator, build_generator
+
+
+class WarmEMA:
+    """EMA update with decay min(decay, (1 + n)/(10 + n)) after n updates: early on the average follows the
+    generator closely instead of staying near the random initialisation for ~1/(1 − decay) steps."""
+
+    def __init__(self, decay: float) -> None:
+        self.decay = decay
+
+    def __call__(self, averaged: list[Tensor], current: list[Tensor], num_averaged: Tensor) -> None:
+        if not averaged[0].is_floating_point():  # integer buffers (batch norm's step counter): take the latest
+            torch._foreach_copy_(averaged, current)
+            return
+        decay = min(self.decay, float((1 + num_averaged) / (10 + num_averaged)))
+        torch._foreach_lerp_(averaged, current, 1.0 - decay)  # in place, one kernel per list
+
 
 _ADAM = partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999))
 
@@ -62,7 +78,8 @@ class GAN(GenerativeModel):
         spectral_norm: spectral normalisation on every discriminator layer.
         pack: PacGAN — the discriminator judges `pack` samples at once.
         clip_grad_norm: clip each network's gradient norm to this (through `clip_gradients`).
-        ema_decay: keep an exponential moving average of the generator's weights and evaluate it (None: off).
+        ema_decay: keep an exponential moving average of the generator's weights (and batch-norm statistics)
+            and evaluate it (None: off); the decay warms up as min(decay, (1 + n)/(10 + n)).
         num_eval_samples: generated samples for the mode statistics (2,500 in the VEEGAN / PacGAN protocol).
     """
 
@@ -103,8 +120,7 @@ class GAN(GenerativeModel):
                                                  spectral_norm=spectral_norm)
         self.generator_ema = None
         if ema_decay is not None:
-            self.generator_ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay),
-                                               use_buffers=True)
+            self.generator_ema = AveragedModel(self.generator, multi_avg_fn=WarmEMA(ema_decay), use_buffers=True)
             self.generator_ema.requires_grad_(False)
         self.loss, self.n_critic, self.pack = loss, n_critic, pack
         self.r1_gamma, self.r1_every, self.gp_weight = r1_gamma, r1_every, gp_weight
