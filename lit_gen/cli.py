@@ -2,6 +2,7 @@
 
     lit-gen fit --config configs/experiments/vae_digits.yaml [--model.init_args.latent_dim 16 ...]
     lit-gen sample --ckpt_path runs/vae_digits/version_0 --num 64 --out grid.png
+    lit-gen features train --data digits --out features/digits.pt
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lit_gen.callbacks import ProgressBar, SampleImages, default_callbacks
 from lit_gen.callbacks.checkpoint import ModelCheckpoint
+from lit_gen.callbacks.image_quality import ImageQuality
 from lit_gen.callbacks.metrics_json import read_metrics, run_dir
 from lit_gen.checkpoints import read_checkpoint
 from lit_gen.data.base import InMemoryDataModule
@@ -19,7 +21,10 @@ from lit_gen.errors import LitGenError
 from lit_gen.models.base import GenerativeModel
 
 #: metrics printed at the end of `fit`, when the run logged them
-KEY_FIGURES = ["val/elbo", "val/nll_iw", "test/elbo", "test/nll_iw", "test/bpd", "test/kl", "test/recon"]
+KEY_FIGURES = [
+    "val/elbo", "val/nll_iw", "test/elbo", "test/nll_iw", "test/bpd", "test/kl", "test/recon",
+    "test/fid", "test/fid_gmm", "test/kid", "test/is", "test/modes_covered", "test/high_quality", "test/reverse_kl",
+]
 
 
 class LitGenArgumentParser(LightningArgumentParser):
@@ -72,6 +77,7 @@ class LitGenCLI(LightningCLI):
             "checkpoint.auto_insert_metric_name": False,
         })
         parser.add_lightning_class_args(SampleImages, "images")
+        parser.add_lightning_class_args(ImageQuality, "image_quality")
         parser.add_argument("--test_after_fit", type=bool, default=True,
                             help="after fit, evaluate the best checkpoint on the test split too")
 
@@ -104,12 +110,12 @@ class LitGenCLI(LightningCLI):
         trainer.validate(self.model, datamodule=self.datamodule, ckpt_path=ckpt_path, verbose=False)
         if self.config.fit.test_after_fit:
             trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt_path, verbose=False)
+        folder = run_dir(trainer)  # on every rank: under DDP the log dir is broadcast from rank 0
         if trainer.is_global_zero:
-            print_summary(trainer)
+            print_summary(folder)
 
 
-def print_summary(trainer) -> None:
-    folder = run_dir(trainer)
+def print_summary(folder) -> None:
     metrics = read_metrics(folder)["metrics"]
     lines = [f"Results in {folder}: metrics.json, config.yaml, checkpoints/, images/"]
     for key in KEY_FIGURES:
@@ -125,6 +131,10 @@ def main(argv: list[str] | None = None) -> None:
             from lit_gen.sample_command import main as sample_main
 
             sample_main(args[1:])
+        elif args and args[0] == "features":
+            from lit_gen.features.command import main as features_main
+
+            features_main(args[1:])
         else:
             LitGenCLI(args=None if argv is None else args)
     except LitGenError as error:

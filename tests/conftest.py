@@ -20,3 +20,9 @@ def in_tmp(tmp_path, monkeypatch) -> Path:
 def _few_threads(monkeypatch):
     # tests are small: more threads only add contention on a 2-core CI machine
     monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    # domain classifiers trained on the fly by a test go to a throwaway cache, not the user's ~/.cache/lit_gen
+    monkeypatch.setenv("LIT_GEN_CACHE", str(tmp_path_factory.mktemp("lit_gen_cache")))

@@ -25,6 +25,7 @@ class SampleImages(Callback):
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         # after the module's own epoch-end hook, so what it computed there (e.g. D*) can be drawn
+        folder = run_dir(trainer) / "images"  # on every rank: under DDP the log dir is broadcast from rank 0
         if trainer.state.fn != TrainerFn.FITTING or trainer.sanity_checking or not trainer.is_global_zero:
             return
         if self.every_n_epochs < 1:
@@ -33,11 +34,10 @@ class SampleImages(Callback):
         last_epoch = trainer.max_epochs is not None and epoch + 1 >= trainer.max_epochs
         if (epoch + 1) % self.every_n_epochs and not last_epoch:
             return
-        self.save(trainer, pl_module, f"epoch_{epoch:04d}")
+        self.save(trainer, pl_module, folder, f"epoch_{epoch:04d}")
 
     @torch.no_grad()
-    def save(self, trainer: Trainer, pl_module: LightningModule, stem: str) -> None:
-        folder = run_dir(trainer) / "images"
+    def save(self, trainer: Trainer, pl_module: LightningModule, folder, stem: str) -> None:
         datamodule = trainer.datamodule
         two_d = tuple(pl_module.data_shape) == (2,)
         samples = pl_module.sample(self.num_2d_samples if two_d else self.num_samples)

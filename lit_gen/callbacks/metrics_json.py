@@ -31,13 +31,41 @@ def read_metrics(path: str | os.PathLike) -> dict[str, Any]:
     return json.loads((path / FILENAME if path.is_dir() else path).read_text())
 
 
+def update_meta(trainer: Trainer, updates: dict[str, Any]) -> None:
+    """Merge `updates` into metrics.json's `meta`: how other callbacks attach the provenance of their numbers
+    (e.g. `ImageQuality`'s backbone). Call it on every rank; rank 0 writes. A dict is merged into the dict
+    already under its key, a `None` inside it removes that entry (and an emptied dict its key). MetricsJson
+    keeps the meta keys it does not write, so the order of the two callbacks does not matter."""
+    path = run_dir(trainer) / FILENAME  # on every rank: under DDP the log dir is broadcast from rank 0
+    if not trainer.is_global_zero:
+        return
+    content = json.loads(path.read_text()) if path.exists() else {"metrics": {}, "meta": {}}
+    meta = content["meta"]
+    for key, value in updates.items():
+        if isinstance(value, dict):
+            merged = {**(meta.get(key) if isinstance(meta.get(key), dict) else {}), **value}
+            meta[key] = {k: v for k, v in merged.items() if v is not None}
+            if not meta[key]:
+                del meta[key]
+        else:
+            meta[key] = value
+    _save(path, content)
+
+
+def _save(path: Path, content: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(content, indent=2) + "\n")
+    tmp.replace(path)  # never leave a half-written file behind
+
+
 class MetricsJson(Callback):
     """Collects the `val/…` and `test/…` metrics of validate and test runs (not of validation during fit)."""
 
     def _write(self, trainer: Trainer, prefix: str, extra_meta: dict[str, Any]) -> None:
+        path = run_dir(trainer) / FILENAME  # on every rank: under DDP the log dir is broadcast from rank 0
         if not trainer.is_global_zero:
             return
-        path = run_dir(trainer) / FILENAME
         content = json.loads(path.read_text()) if path.exists() else {"metrics": {}, "meta": {}}
         metrics = content["metrics"]
         for key in [k for k in metrics if k.startswith(prefix)]:
@@ -48,10 +76,7 @@ class MetricsJson(Callback):
                 metrics[key] = number if math.isfinite(number) else str(number)
         content["metrics"] = dict(sorted(metrics.items()))
         content["meta"].update(extra_meta)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(content, indent=2) + "\n")
-        tmp.replace(path)  # never leave a half-written file behind
+        _save(path, content)
 
     def _meta(self, trainer: Trainer, pl_module: LightningModule, split: str) -> dict[str, Any]:
         datamodule = trainer.datamodule
