@@ -3,10 +3,14 @@
     lit-gen fit --config configs/experiments/vae_digits.yaml [--model.init_args.latent_dim 16 ...]
     lit-gen sample --ckpt_path runs/vae_digits/version_0 --num 64 --out grid.png
     lit-gen features train --data digits --out features/digits.pt
+    lit-gen compare RUN_OR_CONFIG RUN_OR_CONFIG ...
+    lit-gen sweep run|status|best|report|submit|cancel SPEC
+    lit-gen submit --cluster slurm/PROFILE.yaml fit --config ...
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
@@ -19,6 +23,15 @@ from lit_gen.checkpoints import read_checkpoint
 from lit_gen.data.base import InMemoryDataModule
 from lit_gen.errors import LitGenError
 from lit_gen.models.base import GenerativeModel
+
+#: lit_gen's own sub-commands beside LightningCLI's fit/validate/test, imported only when used
+OWN_COMMANDS = {
+    "sample": "lit_gen.sample_command:main",
+    "features": "lit_gen.features.command:main",
+    "compare": "lit_gen.compare:main",
+    "sweep": "lit_gen.sweep.command:main",
+    "submit": "lit_gen.slurm.submit_command:main",
+}
 
 #: metrics printed at the end of `fit`, when the run logged them
 KEY_FIGURES = [
@@ -127,14 +140,10 @@ def print_summary(folder) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        if args and args[0] == "sample":
-            from lit_gen.sample_command import main as sample_main
-
-            sample_main(args[1:])
-        elif args and args[0] == "features":
-            from lit_gen.features.command import main as features_main
-
-            features_main(args[1:])
+        if args and args[0] in OWN_COMMANDS:
+            module_name, function_name = OWN_COMMANDS[args[0]].split(":")
+            command = getattr(importlib.import_module(module_name), function_name)
+            command(args[1:])
         else:
             LitGenCLI(args=None if argv is None else args)
     except LitGenError as error:
