@@ -11,18 +11,22 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
+import time
+from pathlib import Path
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lit_gen.callbacks import ProgressBar, SampleImages, default_callbacks
 from lit_gen.callbacks.checkpoint import ModelCheckpoint
 from lit_gen.callbacks.image_quality import ImageQuality
-from lit_gen.callbacks.metrics_json import read_metrics, run_dir
+from lit_gen.callbacks.metrics_json import read_metrics, run_dir, update_meta
 from lit_gen.checkpoints import read_checkpoint
 from lit_gen.data.base import InMemoryDataModule
 from lit_gen.errors import LitGenError
 from lit_gen.models.base import GenerativeModel
+from lit_gen.sweep.identity import current_trial
 
 #: lit_gen's own sub-commands beside LightningCLI's fit/validate/test, imported only when used
 OWN_COMMANDS = {
@@ -93,11 +97,25 @@ class LitGenCLI(LightningCLI):
         parser.add_lightning_class_args(ImageQuality, "image_quality")
         parser.add_argument("--test_after_fit", type=bool, default=True,
                             help="after fit, evaluate the best checkpoint on the test split too")
+        parser.add_argument("--run_dir", type=str | None, default=None,
+                            help="write the run directory exactly here (instead of <save_dir>/<name>/version_<n>); "
+                                 "a resumed or requeued run keeps its directory")
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config.get(self.subcommand) if self.subcommand else self.config
+        if config is not None and config.get("run_dir"):
+            place_run_directory(config, Path(config.run_dir))
 
     def _instantiate_trainer(self, config, callbacks):
         if config.get("enable_progress_bar") is False:  # Lightning refuses a progress bar callback then
             defaults = self.trainer_defaults["callbacks"]
             self.trainer_defaults["callbacks"] = [c for c in defaults if not isinstance(c, ProgressBar)]
+        trial = current_trial()
+        if trial is not None and trial.report is not None:
+            # a sweep trial reports to its study; not part of the saved config, which re-runs it by hand
+            from lit_gen.sweep.pruning import SweepPruning
+
+            callbacks = [*callbacks, SweepPruning(trial)]
         return super()._instantiate_trainer(config, callbacks)
 
     def instantiate_classes(self) -> None:
@@ -114,6 +132,9 @@ class LitGenCLI(LightningCLI):
             read_checkpoint(ckpt_path)
         super()._parse_ckpt_path()
 
+    def before_fit(self) -> None:
+        self._fit_started = time.perf_counter()
+
     def after_fit(self) -> None:
         trainer = self.trainer
         if trainer.interrupted:
@@ -121,11 +142,38 @@ class LitGenCLI(LightningCLI):
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         ckpt_path = best or None  # no monitored checkpoint: evaluate the weights as they are
         trainer.validate(self.model, datamodule=self.datamodule, ckpt_path=ckpt_path, verbose=False)
-        if self.config.fit.test_after_fit:
+        pruned = any(getattr(c, "pruned", False) for c in trainer.callbacks)  # a pruned sweep trial needs no test
+        if self.config.fit.test_after_fit and not pruned:
             trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt_path, verbose=False)
+        # how long the work took, from the trainer's start to the end of the final evaluation: a sweep measures
+        # its own overhead (process start, imports, storage) as the rest of the trial's wall time
+        update_meta(trainer, {"timing": {"fit_seconds": round(time.perf_counter() - self._fit_started, 3)}})
         folder = run_dir(trainer)  # on every rank: under DDP the log dir is broadcast from rank 0
         if trainer.is_global_zero:
             print_summary(folder)
+
+
+def place_run_directory(config, folder: Path) -> None:
+    """Point the trainer and every logger at `folder`, so the run directory is exactly `folder`."""
+    config.trainer.default_root_dir = str(folder)  # also where Lightning looks for hpc_ckpt_*.ckpt on SLURM
+    loggers = config.trainer.get("logger")
+    for logger in loggers if isinstance(loggers, list) else [loggers]:
+        if not hasattr(logger, "class_path"):
+            continue  # True/False/None: Lightning's default logger writes below default_root_dir
+        logger_class = _import_class(logger.class_path)
+        parameters = inspect.signature(logger_class).parameters
+        if "save_dir" in parameters:
+            logger.init_args.save_dir = str(folder)
+        from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+        if issubclass(logger_class, (CSVLogger, TensorBoardLogger)):  # their log_dir is save_dir/name/version
+            logger.init_args.name = ""
+            logger.init_args.version = ""
+
+
+def _import_class(class_path: str):
+    module_name, _, name = class_path.rpartition(".")
+    return getattr(importlib.import_module(module_name), name)
 
 
 def print_summary(folder) -> None:

@@ -1,0 +1,164 @@
+"""`lit-gen sweep run`: open (or create) the study, check the config once, run N workers until it is done.
+
+The driver owns the study: values are sampled here, once, outside any DDP ranks, and each trial is an ordinary
+`lit-gen fit` with those values as overrides. Running the same spec again continues the study (a larger
+`--n_trials` extends it); another machine joins by running it against the same storage.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import sys
+import threading
+from typing import Any
+
+from lit_gen.errors import LitGenError
+from lit_gen.sweep.fit_run import fit_arguments, log_tail
+from lit_gen.sweep.launch import FitRequest, ForkServerLauncher, SubprocessLauncher, make_launcher
+from lit_gen.sweep.spec import SweepSpec
+from lit_gen.sweep.storage import masked, open_storage, resolve_storage_url
+from lit_gen.sweep.worker import SweepContext, SweepStopped, Worker, default_worker_id, slot_counts
+
+WORKER_ID_ENV = "LIT_GEN_WORKER_ID"
+TRIAL_OVERRIDES_ENV = "LIT_GEN_TRIAL_OVERRIDES"
+
+
+def open_study(spec: SweepSpec, storage: str | None = None, workers: int = 1, create: bool = True):
+    """The sweep's Optuna study, and its storage URL."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = resolve_storage_url(spec.storage, storage, spec.sweep_dir)
+    backend = open_storage(url, workers)
+    if not create:
+        try:
+            return optuna.load_study(study_name=spec.name, storage=backend, sampler=spec.build_sampler(),
+                                     pruner=spec.build_pruner()), url
+        except KeyError:
+            raise LitGenError(f"no study {spec.name!r} in {masked(url)} yet: start it with `lit-gen sweep run "
+                              f"{spec.path}`") from None
+    study = optuna.create_study(study_name=spec.name, storage=backend, sampler=spec.build_sampler(),
+                                pruner=spec.build_pruner(), direction=spec.direction, load_if_exists=True)
+    if study.direction.name.lower() != spec.direction:
+        raise LitGenError(f"study {spec.name!r} in {masked(url)} was created to {study.direction.name.lower()}, "
+                          f"the sweep file says {spec.direction}: give the sweep another `name`")
+    return study, url
+
+
+def run_sweep(spec: SweepSpec, n_trials: int | None = None, workers: int = 1, storage: str | None = None,
+              launcher_kind: str = "auto") -> int:
+    """Run workers until the study has `n_trials` COMPLETE + PRUNED trials. Returns the process exit code."""
+    if workers < 1:
+        raise LitGenError(f"--workers {workers}: at least 1")
+    n_trials = n_trials or spec.n_trials
+    spec.sweep_dir.mkdir(parents=True, exist_ok=True)
+    study, url = open_study(spec, storage, workers)
+    shutil.copyfile(spec.path, spec.sweep_dir / "sweep.yaml")  # what the trials ran with
+    if not study.trials:
+        for values in spec.enqueue:
+            study.enqueue_trial(values)
+    launcher = make_launcher(launcher_kind)
+    print(f"sweep {spec.name}: {n_trials} trials, {workers} worker(s), storage {masked(url)}, "
+          f"runs in {spec.sweep_dir}", flush=True)
+    check_config(spec, launcher)
+
+    stop = threading.Event()
+    on_slurm = bool(os.environ.get(WORKER_ID_ENV)) and bool(os.environ.get("SLURM_JOB_ID"))
+    context = SweepContext(
+        spec=spec, n_trials=n_trials, study=study, storage_url=url, launcher=launcher,
+        threads=_threads_per_trial(workers), stop=stop, requeue_mode=on_slurm,
+        extra_args=tuple(shlex.split(os.environ.get(TRIAL_OVERRIDES_ENV, ""))),
+    )
+    base_id = os.environ.get(WORKER_ID_ENV) or default_worker_id()
+    errors: list[BaseException] = []
+
+    def work(worker_id: str) -> None:
+        try:
+            Worker(context, worker_id).run()
+        except BaseException as error:  # noqa: BLE001 — reported by the main thread
+            errors.append(error)
+            stop.set()
+
+    stopped_by: list[int] = []
+
+    def on_signal(number, _frame) -> None:
+        stopped_by.append(number)
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        threads = [threading.Thread(target=work, args=(base_id if workers == 1 else f"{base_id}/{i}",), daemon=True)
+                   for i in range(workers)]
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads):
+            for thread in threads:
+                thread.join(0.5)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    trials = study.get_trials(deepcopy=False)
+    done, active, crashed = slot_counts(trials, n_trials)
+    if stopped_by:
+        how = "left RUNNING for the requeued job" if on_slurm else "handed on as retries"
+        print(f"sweep {spec.name}: stopped by signal {stopped_by[0]}; {done}/{n_trials} trials done, unfinished "
+              f"trials {how}; run the same command again to continue", file=sys.stderr, flush=True)
+        return 128 + stopped_by[0]
+    if errors:
+        error = errors[0]
+        if isinstance(error, (SweepStopped, LitGenError)):
+            raise error
+        raise LitGenError(f"a sweep worker failed: {type(error).__name__}: {error}") from error
+    print_best(study, spec)
+    return 0
+
+
+def check_config(spec: SweepSpec, launcher) -> None:
+    """Parse one trial's full command line before any trial starts: a wrong key or value in the space or the
+    overrides then stops the sweep with the parser's own message, instead of crashing every trial."""
+    params = dict(spec.enqueue[0]) if spec.enqueue else {}
+    for path, dist in spec.space.items():
+        params.setdefault(path, dist["choices"][0] if dist["type"] == "categorical" else dist["low"])
+    seed = spec.seeds[0] if spec.seeds else None
+    check_dir = spec.sweep_dir / "config_check"
+    check_dir.mkdir(parents=True, exist_ok=True)
+    args = fit_arguments(spec, params, seed, check_dir, None, []) + ["--print_config"]
+    if not isinstance(launcher, ForkServerLauncher):
+        launcher = SubprocessLauncher()  # locally, not under srun
+    log_path = check_dir / "check.log"
+    log_path.unlink(missing_ok=True)
+    code = launcher.start(FitRequest(args=args, env={}, log_path=log_path, threads=1)).wait(600)
+    if code != 0:
+        lines = [line for line in log_tail(log_path, 40).splitlines() if "error" in line.lower()]
+        raise LitGenError(f"the sweep's trials would not start — {spec.path}: "
+                          + ("; ".join(lines[-3:]) if lines else log_tail(log_path, 10)))
+
+
+def print_best(study, spec: SweepSpec) -> None:
+    from optuna.trial import TrialState
+
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    if not complete:
+        print(f"sweep {spec.name}: no trial completed (all pruned or failed)", flush=True)
+        return
+    best = study.best_trial
+    se = best.user_attrs.get("value_se")
+    value = f"{best.value:.6g}" + (f" ± {se:.2g}" if se is not None else "")
+    lines = [f"best trial {best.user_attrs.get('root_number', best.number)}: {spec.metric} = {value}"]
+    lines += [f"  {name} = {_short(v)}" for name, v in best.params.items()]
+    lines.append(f"  run directory: {best.user_attrs.get('run_dir') or best.user_attrs.get('sweep_dir')}")
+    lines.append(f"  reproduce: lit-gen sweep best {spec.path} --export best.yaml && lit-gen fit --config best.yaml")
+    print("\n".join(lines), flush=True)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _threads_per_trial(workers: int) -> int:
+    cpus = int(os.environ.get("SLURM_CPUS_PER_TASK", 0)) or len(os.sched_getaffinity(0))
+    return max(1, cpus // workers)

@@ -1,0 +1,167 @@
+"""Starting a trial's `lit-gen fit` in a process of its own.
+
+Two ways, one result (`lit_gen.cli.main(["fit", ...])` in a fresh process, its output in log files):
+
+- `ForkServerLauncher` (local default): importing torch and Lightning costs 4-8 s on a small CPU, more than a
+  short trial's training. A fork server (Python's `multiprocessing` "forkserver") imports `lit_gen.cli` once; each
+  trial is a fresh process forked from it. The server is single-threaded and has run no torch op, so forking it is
+  safe (forking the driver, which has threads, would not be).
+- `SubprocessLauncher`: `python -m lit_gen.cli fit ...` behind a launcher prefix such as
+  `srun --ntasks-per-node=2` (`$LIT_GEN_TRIAL_LAUNCHER`): how trials run DDP on SLURM, where every rank must be its
+  own srun task. Also used for local DDP trials, since DDP re-executes the process's own command line.
+
+Either way a trial process dies with its parent (`PR_SET_PDEATHSIG`): a worker killed with SIGKILL leaves no
+orphan training on, writing into a run directory that its retry is about to resume.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+LAUNCHER_ENV = "LIT_GEN_TRIAL_LAUNCHER"
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent exits (no-op elsewhere)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+@dataclass
+class FitRequest:
+    args: list[str]  # the arguments of `lit-gen`, starting with "fit"
+    env: dict[str, str]  # added to the environment of the trial process
+    log_path: Path  # stdout and stderr of the trial, together
+    threads: int  # torch threads for the trial
+
+
+class TrialProcess:
+    """A running trial: poll it, wait for it, kill it."""
+
+    def poll(self) -> int | None:
+        raise NotImplementedError
+
+    def wait(self, timeout: float) -> int | None:
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        raise NotImplementedError
+
+
+def _run_fit_in_child(request: FitRequest) -> None:
+    """Body of a forked trial process."""
+    die_with_parent()
+    os.setpgrp()  # its own process group, so a terminal's Ctrl-C reaches the driver, which decides
+    os.environ.update(request.env)
+    fd = os.open(request.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    sys.stdout.flush(), sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    import torch
+
+    torch.set_num_threads(request.threads)
+    from lit_gen.cli import main
+
+    code = 0
+    try:
+        main(request.args)
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush(), sys.stderr.flush()
+    os._exit(code)  # skip atexit handlers inherited from the fork server
+
+
+class _ForkedTrial(TrialProcess):
+    def __init__(self, process) -> None:
+        self.process = process
+
+    def poll(self) -> int | None:
+        return self.process.exitcode
+
+    def wait(self, timeout: float) -> int | None:
+        self.process.join(timeout)
+        return self.process.exitcode
+
+    def kill(self) -> None:
+        if self.process.exitcode is None:
+            self.process.kill()
+            self.process.join(10)
+
+
+class ForkServerLauncher:
+    def __init__(self) -> None:
+        self.context = multiprocessing.get_context("forkserver")
+        # imported once in the server; every trial process starts with them loaded
+        self.context.set_forkserver_preload(["lit_gen.cli", "lit_gen.sweep.launch"])
+
+    def start(self, request: FitRequest) -> TrialProcess:
+        process = self.context.Process(target=_run_fit_in_child, args=(request,), name="lit-gen-trial")
+        process.start()
+        return _ForkedTrial(process)
+
+
+class _Subprocess(TrialProcess):
+    def __init__(self, popen: subprocess.Popen, log) -> None:
+        self.popen = popen
+        self.log = log
+
+    def poll(self) -> int | None:
+        code = self.popen.poll()
+        if code is not None:
+            self.log.close()
+        return code
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        return self.poll()
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+        self.log.close()
+
+
+class SubprocessLauncher:
+    def __init__(self, prefix: list[str] | None = None) -> None:
+        self.prefix = prefix or []
+
+    def start(self, request: FitRequest) -> TrialProcess:
+        command = [*self.prefix, sys.executable, "-m", "lit_gen.cli", *request.args]
+        env = {**os.environ, **request.env, "OMP_NUM_THREADS": str(request.threads)}
+        log = open(request.log_path, "ab")  # noqa: SIM115 — closed when the process ends
+        popen = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 preexec_fn=_child_setup)
+        return _Subprocess(popen, log)
+
+
+def _child_setup() -> None:
+    die_with_parent()
+    os.setpgrp()
+
+
+def make_launcher(kind: str = "auto"):
+    """`auto`: a subprocess behind `$LIT_GEN_TRIAL_LAUNCHER` when it is set (SLURM), else the fork server."""
+    prefix = shlex.split(os.environ.get(LAUNCHER_ENV, ""))
+    if kind == "subprocess" or (kind == "auto" and prefix):
+        return SubprocessLauncher(prefix)
+    return ForkServerLauncher()

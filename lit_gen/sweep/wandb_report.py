@@ -1,0 +1,72 @@
+"""`lit-gen sweep report --wandb`: one W&B run that summarises a sweep, beside the runs of its trials.
+
+The run has the study name as its group (where the trials' runs are) and job type `sweep-summary`; it holds a
+table of every trial (number, state, value, duration, one column per parameter and per user attribute) and
+the counts by state in its summary. Its id derives from the study name, so reporting again updates the same run.
+Offline-first like every lit_gen run (`lit_gen.loggers.wandb_logger.resolve_mode`); nothing here reads a key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from lit_gen.loggers.wandb_logger import resolve_mode
+from lit_gen.sweep.identity import _safe_id
+
+JOB_TYPE = "sweep-summary"
+TABLE_KEY = "trials"
+
+
+def summary_run_id(study_name: str) -> str:
+    return _safe_id(f"{study_name}-summary")
+
+
+def trials_table(trials: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Columns and rows: number, state, value, duration, then `params/<name>` and `user_attrs/<name>` (sorted)."""
+    params = sorted({name for trial in trials for name in (trial.get("params") or {})})
+    attrs = sorted({name for trial in trials for name in (trial.get("user_attrs") or {})})
+    columns = ["number", "state", "value", "duration", *[f"params/{p}" for p in params],
+               *[f"user_attrs/{a}" for a in attrs]]
+    rows = []
+    for trial in sorted(trials, key=lambda t: t["number"]):
+        row = [trial["number"], str(trial.get("state")), trial.get("value"), _cell(trial.get("duration"))]
+        row += [_cell((trial.get("params") or {}).get(p)) for p in params]
+        row += [_cell((trial.get("user_attrs") or {}).get(a)) for a in attrs]
+        rows.append(row)
+    return columns, rows
+
+
+def write_sweep_summary_run(study_name: str, trials: list[dict[str, Any]], out_dir: Path, project: str | None,
+                            entity: str | None) -> Path:
+    """Log the summary run of sweep `study_name` (W&B's files below `out_dir/wandb/`); returns its run folder
+    (`offline-run-…` when offline: what `wandb sync` takes)."""
+    import wandb
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    columns, rows = trials_table(trials)
+    states = Counter(str(trial.get("state")) for trial in trials)
+    run = wandb.init(
+        project=project or "lit_gen", entity=entity, group=study_name, job_type=JOB_TYPE,
+        name=f"{study_name}-summary", id=summary_run_id(study_name), resume="allow", dir=str(out_dir),
+        mode=resolve_mode("auto"), config={"study_name": study_name}, reinit="finish_previous",
+    )
+    try:
+        run.log({TABLE_KEY: wandb.Table(columns=columns, data=rows, allow_mixed_types=True)})
+        run.summary.update({"n_trials": len(trials), "states": dict(states)})
+        folder = Path(run.settings.sync_dir)
+    finally:
+        run.finish()
+    return folder
+
+
+def _cell(value: Any) -> Any:
+    """A table cell: numbers, strings, booleans and None as they are; anything else as JSON text."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "total_seconds"):  # a timedelta (Optuna's trial.duration)
+        return value.total_seconds()
+    return json.dumps(value, sort_keys=True, default=str)

@@ -1,0 +1,310 @@
+"""A sweep worker: ask the study for a trial, run it, tell the result; until the study has `n_trials` results.
+
+The study is the only shared state, so workers in threads of one driver, in drivers on other machines, and in
+SLURM array tasks all cooperate through the same storage.
+
+Counting. `n_trials` counts trials that end COMPLETE or PRUNED. A trial holds a *slot* from `ask` until it ends;
+WAITING trials (retries) hold one too. A worker asks only while a slot is free, and after asking checks its
+trial's rank among the slot holders: when two workers asked for the last slot at once, the later trial number
+is surplus and is failed without running (recorded as such), so the study never ends with more than requested.
+
+Faults.
+- The trial's fit crashes: FAIL, with the end of its log; not retried (it would crash again). After
+  `faults.max_failures` of them the sweep stops: the config is wrong, not the luck.
+- The fit's loss goes NaN/inf: PRUNED, with the message in `diverged`; the sampler learns to avoid the region.
+- The worker dies (SIGKILL, lost node): its RUNNING trials stop getting heartbeats. Any worker that sees a
+  heartbeat older than `faults.stale_after` fails the trial (only one worker can win that state change: the
+  storage refuses to finish a trial twice) and enqueues a retry with the same values, linked by `root_number`
+  and `retry_of`, which resumes from the original's checkpoint in the original's run directory, up to
+  `faults.max_retries` times.
+- The worker is stopped (Ctrl-C, SIGTERM): it kills its trials and hands them on as retries at once. On SLURM,
+  where a preempted job comes back with the same worker id, it leaves them RUNNING, marked `requeued_at`; the
+  requeued worker re-adopts them, and stale detection waits `requeue_grace` longer before it steps in.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lit_gen.errors import LitGenError
+from lit_gen.sweep.fit_run import (
+    LOG_FILE,
+    FitOutcome,
+    command_line,
+    finished_metrics,
+    fit_arguments,
+    newest_checkpoint,
+    outcome_of,
+    set_aside_previous_log,
+)
+from lit_gen.sweep.identity import STORAGE_ENV, TRIAL_ENV, TrialIdentity
+from lit_gen.sweep.launch import FitRequest
+from lit_gen.sweep.spec import SweepSpec
+
+REQUEUE_GRACE = 1800.0  # seconds a requeued SLURM job may take to come back before its trials count as stale
+REQUEUE_WAIT = 120.0  # seconds to wait for SLURM to stop a job whose trial asked for a requeue
+POLL_SECONDS = 2.0  # how often an idle worker looks for a free slot
+
+
+class SweepStopped(LitGenError):
+    pass
+
+
+@dataclass
+class SweepContext:
+    """What every worker of one driver shares."""
+
+    spec: SweepSpec
+    n_trials: int
+    study: Any  # optuna.Study
+    storage_url: str
+    launcher: Any
+    threads: int
+    stop: threading.Event
+    requeue_mode: bool = False  # True on SLURM: on SIGTERM leave trials RUNNING for the requeued job
+    extra_args: tuple[str, ...] = ()  # fit arguments from the cluster profile ($LIT_GEN_TRIAL_OVERRIDES)
+
+    @property
+    def storage(self):
+        return self.study._storage
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{__import__('os').getpid()}"
+
+
+def slot_counts(trials, n_trials: int) -> tuple[int, int, int]:
+    """(done, active, crashed): COMPLETE + PRUNED, RUNNING + WAITING, and FAIL that count against the sweep."""
+    from optuna.trial import TrialState
+
+    done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    active = sum(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
+    crashed = sum(t.state == TrialState.FAIL and t.user_attrs.get("failure") in ("crashed", "timed_out", "gave_up")
+                  for t in trials)
+    return done, active, crashed
+
+
+class Worker:
+    def __init__(self, context: SweepContext, worker_id: str) -> None:
+        self.context = context
+        self.worker_id = worker_id
+        self.spec = context.spec
+        self.current: int | None = None  # trial id of the trial this worker runs now
+
+    # --- the loop ------------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        from optuna.trial import TrialState
+
+        study = self.context.study
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if trial.user_attrs.get("worker") == self.worker_id and not self.context.stop.is_set():
+                self._run_trial(trial.number, trial._trial_id, trial.params, trial.user_attrs)  # re-adopted
+        while not self.context.stop.is_set():
+            trials = study.get_trials(deepcopy=False)
+            self._fail_stale(trials)
+            done, active, crashed = slot_counts(trials, self.context.n_trials)
+            if done >= self.context.n_trials:
+                return
+            if crashed >= self.spec.faults.max_failures:
+                raise SweepStopped(f"{crashed} trials crashed (faults.max_failures = {self.spec.faults.max_failures}):"
+                                   " see `lit-gen sweep status` and the trials' trial.log; finished trials are kept")
+            if done + active >= self.context.n_trials:
+                self.context.stop.wait(POLL_SECONDS)  # every slot is taken: wait for one to free up or finish
+                continue
+            trial = study.ask(self.spec.distributions())
+            if self._is_surplus(trial.number):
+                self._finish_unrun(trial._trial_id, "surplus", "n_trials was reached by other workers meanwhile")
+                continue
+            self._run_trial(trial.number, trial._trial_id, trial.params, trial.user_attrs)
+
+    def _is_surplus(self, number: int) -> bool:
+        from optuna.trial import TrialState
+
+        holders = sorted(t.number for t in self.context.study.get_trials(deepcopy=False) if t.state in (
+            TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING))
+        return number in holders and holders.index(number) >= self.context.n_trials
+
+    # --- one trial -----------------------------------------------------------------------------------------
+
+    def _run_trial(self, number: int, trial_id: int, params: dict[str, Any], attrs: dict[str, Any]) -> None:
+        storage = self.context.storage
+        root = attrs.get("root_number", number)
+        attempt = attrs.get("attempt", 0)
+        for key, value in {"root_number": root, "attempt": attempt, "worker": self.worker_id,
+                           "heartbeat": time.time(), "sweep_dir": str(self.spec.sweep_dir)}.items():
+            storage.set_trial_user_attr(trial_id, key, value)
+        self.current = trial_id
+        try:
+            seeds = self.spec.seeds or [None]
+            outcomes: list[FitOutcome] = []
+            for index, seed in enumerate(seeds):
+                identity = TrialIdentity(
+                    study_name=self.spec.name, number=number, trial_id=trial_id, root_number=root, attempt=attempt,
+                    seed=seed, params=params,
+                    # the pruner judges the first seed's curve; later seeds only add to the score
+                    report={"metric": self.spec.metric, "pruner": self.spec.pruner} if index == 0 else None,
+                )
+                outcome = self._run_fit(trial_id, identity)
+                while outcome.kind == "requeued" and not self.context.stop.wait(REQUEUE_WAIT):
+                    # SLURM should have stopped this job by now; it did not requeue, so resume here
+                    outcome = self._run_fit(trial_id, identity)
+                outcomes.append(outcome)
+                if outcome.kind != "complete":
+                    break
+            self._tell(number, trial_id, outcomes, params)
+        finally:
+            self.current = None
+
+    def _run_fit(self, trial_id: int, identity: TrialIdentity) -> FitOutcome:
+        run_dir = self.spec.sweep_dir / "trials" / identity.run_name
+        run_dir.mkdir(parents=True, exist_ok=True)
+        log_path = run_dir / LOG_FILE
+        done = finished_metrics(run_dir)
+        if done is not None and not (run_dir / "pruned.json").exists():  # finished before a retry: keep it
+            return outcome_of(0, run_dir, self.spec.metric, log_path)
+        resume_from = newest_checkpoint(run_dir)
+        storage = self.context.storage
+        if resume_from is not None:
+            set_aside_previous_log(run_dir)
+            storage.set_trial_user_attr(trial_id, "resumed_from", str(resume_from))
+        args = fit_arguments(self.spec, identity.params, identity.seed, run_dir, resume_from,
+                             list(self.context.extra_args))
+        storage.set_trial_user_attr(trial_id, "run_dir" if identity.seed is None else f"run_dir_seed_{identity.seed}",
+                                    str(run_dir))
+        storage.set_trial_user_attr(trial_id, "command", command_line(args))
+        with open(log_path, "a") as log:
+            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} worker {self.worker_id}, attempt "
+                      f"{identity.attempt}: {command_line(args)}\n")
+        started = time.monotonic()
+        process = self.context.launcher.start(FitRequest(
+            args=args, log_path=log_path, threads=self.context.threads,
+            env={TRIAL_ENV: identity.to_env(), STORAGE_ENV: self.context.storage_url},
+        ))
+        wall = self.spec.limits.wall_time
+        hard_limit = 1.5 * wall + 60 if wall else None  # Lightning stops at `wall`; this catches a hung process
+        while True:
+            code = process.wait(self.spec.faults.heartbeat_interval)
+            if code is not None:
+                break
+            storage.set_trial_user_attr(trial_id, "heartbeat", time.time())
+            if self.context.stop.is_set():
+                process.kill()
+                return FitOutcome("interrupted", message="the worker was stopped")
+            if hard_limit and time.monotonic() - started > hard_limit:
+                process.kill()
+                return FitOutcome("timed_out", message=f"still running after {hard_limit:.0f} s "
+                                                       f"(limits.wall_time = {wall} s)")
+        outcome = outcome_of(code, run_dir, self.spec.metric, log_path)
+        wall_seconds = time.monotonic() - started
+        if outcome.fit_seconds is not None:
+            storage.set_trial_user_attr(trial_id, "overhead_seconds", round(wall_seconds - outcome.fit_seconds, 3))
+        if outcome.kind == "crashed" and self.context.requeue_mode and _newer_hpc_checkpoint(run_dir, started):
+            # Lightning saved an hpc checkpoint and asked SLURM to requeue the job: wait to be stopped
+            return FitOutcome("requeued", message="SLURM requeue")
+        return outcome
+
+    # --- results -------------------------------------------------------------------------------------------
+
+    def _tell(self, number: int, trial_id: int, outcomes: list[FitOutcome], params: dict[str, Any]) -> None:
+        from optuna.trial import TrialState
+
+        study, storage = self.context.study, self.context.storage
+        last = outcomes[-1]
+        values = ", ".join(f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in params.items())
+        shown = f" {self.spec.metric}={last.value:.6g}" if last.value is not None else ""
+        why = f": {last.message.splitlines()[0]}" if last.message else ""
+        print(f"trial {number} {last.kind}{shown} ({values}){why}", flush=True)
+        if last.kind in ("interrupted", "requeued"):
+            self._hand_on(trial_id, number, last.kind)
+            return
+        if last.kind == "complete":
+            values = [o.value for o in outcomes]
+            mean = sum(values) / len(values)
+            if len(values) > 1:
+                var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+                storage.set_trial_user_attr(trial_id, "value_se", (var / len(values)) ** 0.5)
+                by_seed = dict(zip(map(str, self.spec.seeds), values, strict=True))
+                storage.set_trial_user_attr(trial_id, "values_by_seed", by_seed)
+            storage.set_trial_user_attr(trial_id, "metrics", _numbers(last.metrics))
+            study.tell(number, mean)
+        elif last.kind in ("pruned", "diverged"):
+            storage.set_trial_user_attr(trial_id, last.kind, last.message)
+            study.tell(number, state=TrialState.PRUNED)
+        else:  # crashed, timed_out
+            self._finish_unrun(trial_id, last.kind, last.message)
+
+    def _finish_unrun(self, trial_id: int, failure: str, message: str) -> None:
+        from optuna.trial import TrialState
+
+        storage = self.context.storage
+        storage.set_trial_user_attr(trial_id, "failure", failure)
+        storage.set_trial_user_attr(trial_id, "error", message[-4000:])
+        storage.set_trial_state_values(trial_id, TrialState.FAIL)
+
+    def _hand_on(self, trial_id: int, number: int, why: str) -> None:
+        """The worker stops while the trial is unfinished: leave it for the requeued job, or retry it now."""
+        if self.context.requeue_mode:
+            self.context.storage.set_trial_user_attr(trial_id, "requeued_at", time.time())
+            return
+        trial = self.context.study._storage.get_trial(trial_id)
+        self._retry(trial, "interrupted", f"worker {self.worker_id} was stopped ({why})")
+
+    # --- stale trials --------------------------------------------------------------------------------------
+
+    def _fail_stale(self, trials) -> None:
+        from optuna.trial import TrialState
+
+        now = time.time()
+        for trial in trials:
+            if trial.state != TrialState.RUNNING or trial._trial_id == self.current:
+                continue
+            if trial.user_attrs.get("worker") == self.worker_id:
+                continue  # mine: re-adopted at start, never stale to myself
+            last = trial.user_attrs.get("heartbeat") or trial.datetime_start.timestamp()
+            limit = self.spec.faults.stale_after
+            if trial.user_attrs.get("requeued_at", 0) >= last:
+                limit += REQUEUE_GRACE
+            if now - last > limit:
+                self._retry(trial, "stale", f"no heartbeat from worker {trial.user_attrs.get('worker')} for "
+                                            f"{now - last:.0f} s (faults.stale_after = {self.spec.faults.stale_after})")
+
+    def _retry(self, trial, failure: str, message: str) -> None:
+        """Fail `trial` and enqueue its values again as the next attempt of the same root; at most once."""
+        from optuna.exceptions import UpdateFinishedTrialError
+        from optuna.trial import TrialState
+
+        storage = self.context.storage
+        attempt = trial.user_attrs.get("attempt", 0)
+        gives_up = attempt >= self.spec.faults.max_retries
+        try:
+            storage.set_trial_user_attr(trial._trial_id, "failure", "gave_up" if gives_up else failure)
+            storage.set_trial_user_attr(trial._trial_id, "error", message)
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        except UpdateFinishedTrialError:
+            return  # another worker failed it first, and retries it
+        if gives_up:
+            return
+        self.context.study.enqueue_trial(trial.params, user_attrs={
+            "root_number": trial.user_attrs.get("root_number", trial.number),
+            "attempt": attempt + 1,
+            "retry_of": trial.number,
+        }, skip_if_exists=False)
+
+
+def _newer_hpc_checkpoint(run_dir: Path, since_monotonic: float) -> bool:
+    started_wall = time.time() - (time.monotonic() - since_monotonic)
+    return any(p.stat().st_mtime >= started_wall for p in run_dir.glob("hpc_ckpt_*.ckpt"))
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
