@@ -86,3 +86,46 @@ def save_discriminator_figure(
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def save_comparison_figure(
+    panels: list[tuple[str, Tensor]], path: str | Path, log_density: Callable[[Tensor], Tensor] | None = None,
+    max_points: int = 2500,
+) -> Path:
+    """One panel per (title, samples): 2D points as dots over the contour of the data's density, all panels on the
+    same axes limits (so spreads compare at a glance); images (N, C, H, W) in [0, 1] as a grid."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from torchvision.utils import make_grid
+
+    samples = [s.detach().float().cpu() for _, s in panels]
+    two_d = all(s.ndim == 2 and s.shape[1] == 2 for s in samples)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.6), squeeze=False)
+    if two_d:
+        finite = torch.cat([s[:max_points][torch.isfinite(s[:max_points]).all(1)] for s in samples])
+        # a robust reach: a few wild samples should not shrink every panel's picture of the data
+        reach = float(finite.abs().quantile(0.995).clamp(min=1.0)) * 1.15 if len(finite) else 1.0
+        axis = torch.linspace(-reach, reach, 300)
+        xs, ys = torch.meshgrid(axis, axis, indexing="xy")
+        density = None
+        if log_density is not None:
+            density = log_density(torch.stack([xs.flatten(), ys.flatten()], 1)).exp().view(300, 300).float()
+    for ax, (title, _), points in zip(axes[0], panels, samples, strict=True):
+        if two_d:
+            if density is not None:
+                ax.contourf(xs.numpy(), ys.numpy(), density.numpy(), levels=20, cmap="Blues")
+            shown = points[:max_points]
+            ax.scatter(shown[:, 0], shown[:, 1], s=2, c="tab:red", alpha=0.5, linewidths=0)
+            ax.set(xlim=(-reach, reach), ylim=(-reach, reach), aspect="equal")
+        else:
+            grid = make_grid(points[:64].clamp(0, 1), nrow=8, padding=2, pad_value=1.0)
+            ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+            ax.axis("off")
+        ax.set_title(title, fontsize=9)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -1,10 +1,12 @@
+from lit_gen.callbacks.divergences import Divergences
 from lit_gen.callbacks.images import SampleImages
 from lit_gen.callbacks.metrics_json import MetricsJson, read_metrics
 from lit_gen.callbacks.progress import ProgressBar
 
-__all__ = ["MetricsJson", "ProgressBar", "SampleImages", "read_metrics", "default_callbacks"]
+__all__ = ["Divergences", "MetricsJson", "ProgressBar", "SampleImages", "read_metrics", "default_callbacks"]
 
 
 def default_callbacks() -> list:
-    """Callbacks every lit_gen run has, whatever its config: metrics.json and the progress bar."""
-    return [MetricsJson(), ProgressBar()]
+    """Callbacks every lit_gen run has, whatever its config: metrics.json, the progress bar, and on data with an
+    exact density the entropy / KL / JSD estimates (they do nothing elsewhere)."""
+    return [MetricsJson(), ProgressBar(), Divergences()]
