@@ -3,16 +3,20 @@ with an encoder, reconstructions and a latent interpolation.
 
 Asks little of the model: `sample(n)`; `reconstruct(x)`, `encode(x)`, `decode(z)` and `prepare(raw)` where
 it has them; a GAN on 2D data also leaves `latest_optimal_discriminator`, drawn as D(x) beside D*(x).
-Files go to `<run dir>/images/epoch_XXXX_<kind>.png`.
+Files go to `<run dir>/images/epoch_XXXX_<kind>.png`, and to the run's W&B logger as `images/<kind>` when
+it has one (`lit_gen.loggers.log_images`).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.trainer.states import TrainerFn
 
 from lit_gen.callbacks.metrics_json import run_dir
+from lit_gen.loggers import log_images
 from lit_gen.plotting import save_discriminator_figure, save_image_grid, save_samples
 
 
@@ -34,26 +38,33 @@ class SampleImages(Callback):
         last_epoch = trainer.max_epochs is not None and epoch + 1 >= trainer.max_epochs
         if (epoch + 1) % self.every_n_epochs and not last_epoch:
             return
-        self.save(trainer, pl_module, folder, f"epoch_{epoch:04d}")
+        files = self.save(trainer, pl_module, folder, f"epoch_{epoch:04d}")
+        log_images(trainer, {f"images/{kind}": path for kind, path in files.items()})
 
     @torch.no_grad()
-    def save(self, trainer: Trainer, pl_module: LightningModule, folder, stem: str) -> None:
+    def save(self, trainer: Trainer, pl_module: LightningModule, folder, stem: str) -> dict[str, Path]:
+        """Draws the figures; returns their files by kind (`samples`, `reconstructions`, ...)."""
         datamodule = trainer.datamodule
         two_d = tuple(pl_module.data_shape) == (2,)
+        files = {"samples": folder / f"{stem}_samples.png"}
         samples = pl_module.sample(self.num_2d_samples if two_d else self.num_samples)
         log_density = getattr(datamodule, "log_density", None)
-        save_samples(samples, folder / f"{stem}_samples.png", log_density)
+        save_samples(samples, files["samples"], log_density)
         view = getattr(pl_module, "latest_optimal_discriminator", None)
         if view is not None:
-            save_discriminator_figure(view["grid"], view["d"], view["d_star"], folder / f"{stem}_discriminator.png",
+            files["discriminator"] = folder / f"{stem}_discriminator.png"
+            save_discriminator_figure(view["grid"], view["d"], view["d_star"], files["discriminator"],
                                       view["data"], view["generated"], view["error"])
         if two_d or not hasattr(pl_module, "reconstruct") or datamodule is None:
-            return
+            return files
         raw = datamodule.raw_split("val")[: self.num_samples // 2].to(pl_module.device)
         x = pl_module.prepare(raw)
         pairs = torch.stack([x, pl_module.reconstruct(x)], dim=1).flatten(0, 1)  # original, reconstruction, ...
-        save_image_grid(pairs, folder / f"{stem}_reconstructions.png", nrow=8)
-        save_image_grid(self._interpolation(pl_module, x), folder / f"{stem}_interpolation.png", nrow=10)
+        files["reconstructions"] = folder / f"{stem}_reconstructions.png"
+        save_image_grid(pairs, files["reconstructions"], nrow=8)
+        files["interpolation"] = folder / f"{stem}_interpolation.png"
+        save_image_grid(self._interpolation(pl_module, x), files["interpolation"], nrow=10)
+        return files
 
     @staticmethod
     def _interpolation(pl_module: LightningModule, x: torch.Tensor, rows: int = 4, steps: int = 10) -> torch.Tensor:

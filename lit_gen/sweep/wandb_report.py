@@ -9,6 +9,7 @@ Offline-first like every lit_gen run (`lit_gen.loggers.wandb_logger.resolve_mode
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -25,14 +26,18 @@ def summary_run_id(study_name: str) -> str:
 
 
 def trials_table(trials: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
-    """Columns and rows: number, state, value, duration, then `params/<name>` and `user_attrs/<name>` (sorted)."""
+    """Columns and rows, one per trial by number: number, state, value, duration, the trials' other fields
+    (e.g. root_number, attempt), then `params/<name>` and `user_attrs/<name>`; a value that is not a number, a
+    string or a boolean (a dict of intermediate values, say) as JSON text."""
+    first = ["number", "state", "value", "duration"]
+    nested = ("params", "user_attrs")
+    others = sorted({key for trial in trials for key in trial if key not in (*first, *nested)})
     params = sorted({name for trial in trials for name in (trial.get("params") or {})})
     attrs = sorted({name for trial in trials for name in (trial.get("user_attrs") or {})})
-    columns = ["number", "state", "value", "duration", *[f"params/{p}" for p in params],
-               *[f"user_attrs/{a}" for a in attrs]]
+    columns = [*first, *others, *[f"params/{p}" for p in params], *[f"user_attrs/{a}" for a in attrs]]
     rows = []
     for trial in sorted(trials, key=lambda t: t["number"]):
-        row = [trial["number"], str(trial.get("state")), trial.get("value"), _cell(trial.get("duration"))]
+        row = [trial["number"], str(trial.get("state")), *[_cell(trial.get(key)) for key in first[2:] + others]]
         row += [_cell((trial.get("params") or {}).get(p)) for p in params]
         row += [_cell((trial.get("user_attrs") or {}).get(a)) for a in attrs]
         rows.append(row)
@@ -42,7 +47,9 @@ def trials_table(trials: list[dict[str, Any]]) -> tuple[list[str], list[list[Any
 def write_sweep_summary_run(study_name: str, trials: list[dict[str, Any]], out_dir: Path, project: str | None,
                             entity: str | None) -> Path:
     """Log the summary run of sweep `study_name` (W&B's files below `out_dir/wandb/`); returns its run folder
-    (`offline-run-…` when offline: what `wandb sync` takes)."""
+    (`offline-run-…` when offline: what `wandb sync` takes). `project` should be the trials' project (default
+    `WANDB_PROJECT`, else `lit_gen` as in configs/logger/wandb.yaml). The run is finished on return; wandb's
+    service writes the file's last block by the time the process ends (or `wandb.teardown()` returns)."""
     import wandb
 
     out_dir = Path(out_dir)
@@ -50,9 +57,9 @@ def write_sweep_summary_run(study_name: str, trials: list[dict[str, Any]], out_d
     columns, rows = trials_table(trials)
     states = Counter(str(trial.get("state")) for trial in trials)
     run = wandb.init(
-        project=project or "lit_gen", entity=entity, group=study_name, job_type=JOB_TYPE,
-        name=f"{study_name}-summary", id=summary_run_id(study_name), resume="allow", dir=str(out_dir),
-        mode=resolve_mode("auto"), config={"study_name": study_name}, reinit="finish_previous",
+        project=project or os.environ.get("WANDB_PROJECT") or "lit_gen", entity=entity, group=study_name,
+        job_type=JOB_TYPE, name=f"{study_name}-summary", id=summary_run_id(study_name), resume="allow",
+        dir=str(out_dir), mode=resolve_mode("auto"), config={"study_name": study_name}, reinit="finish_previous",
     )
     try:
         run.log({TABLE_KEY: wandb.Table(columns=columns, data=rows, allow_mixed_types=True)})
