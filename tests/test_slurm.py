@@ -87,7 +87,8 @@ def test_gpu_profile_renders_the_directives_a_gpu_cluster_needs(tmp_path):
     assert env["LIT_GEN_WORKER_ID"] == 'slurm-"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"'
     assert "module load cuda/12.1" in lines  # the user's own shell lines, as written
     # the spec path with its space and quote is one word of the worker's command line
-    assert shlex.split(shell_command(script, "lit-gen sweep run")) == ["lit-gen", "sweep", "run", str(spec.resolve()), "--workers", "1"]
+    worker = shlex.split(shell_command(script, "lit-gen sweep run"))
+    assert worker == ["lit-gen", "sweep", "run", str(spec.resolve()), "--workers", "1"]
     output = next(line for line in lines if line.startswith("#SBATCH --output="))
     assert shlex.split(output.removeprefix("#SBATCH "))[0].endswith(f"{ODD_NAME}/sweep dir/slurm/worker-%A_%a.out")
     assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
