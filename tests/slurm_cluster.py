@@ -46,12 +46,12 @@ def _die_with_parent(user: str | None = None):
     daemons behind), and optionally runs as `user`."""
 
     def preexec() -> None:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
         if user is not None:
             entry = pwd.getpwnam(user)
             os.setgid(entry.pw_gid)
             os.setuid(entry.pw_uid)
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG, after setuid, which would clear it
 
     return preexec
 
