@@ -20,6 +20,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lit_gen.callbacks import ProgressBar, SampleImages, default_callbacks
 from lit_gen.callbacks.checkpoint import ModelCheckpoint
+from lit_gen.callbacks.divergences import Divergences
 from lit_gen.callbacks.image_quality import ImageQuality
 from lit_gen.callbacks.metrics_json import read_metrics, run_dir, update_meta
 from lit_gen.checkpoints import read_checkpoint
@@ -41,6 +42,7 @@ OWN_COMMANDS = {
 KEY_FIGURES = [
     "val/elbo", "val/nll_iw", "test/elbo", "test/nll_iw", "test/bpd", "test/kl", "test/recon",
     "test/fid", "test/fid_gmm", "test/kid", "test/is", "test/modes_covered", "test/high_quality", "test/reverse_kl",
+    "test/entropy_data", "test/kl_data_model", "test/kl_model_data", "test/jsd", "test/jsd_lower_bound",
 ]
 
 
@@ -95,6 +97,8 @@ class LitGenCLI(LightningCLI):
         })
         parser.add_lightning_class_args(SampleImages, "images")
         parser.add_lightning_class_args(ImageQuality, "image_quality")
+        # on data with an exact density (the 2D mixtures): entropy, KL both ways, JSD; does nothing elsewhere
+        parser.add_lightning_class_args(Divergences, "divergences")
         parser.add_argument("--test_after_fit", type=bool, default=True,
                             help="after fit, evaluate the best checkpoint on the test split too")
         parser.add_argument("--run_dir", type=str | None, default=None,
@@ -181,7 +185,7 @@ def print_summary(folder) -> None:
     lines = [f"Results in {folder}: metrics.json, config.yaml, checkpoints/, images/"]
     for key in KEY_FIGURES:
         if key in metrics:
-            lines.append(f"  {key:<14} {metrics[key]:.4f}")
+            lines.append(f"  {key:<20} {metrics[key]:.4f}")
     print("\n".join(lines), flush=True)
 
 

@@ -7,6 +7,6 @@ __all__ = ["Divergences", "MetricsJson", "ProgressBar", "SampleImages", "read_me
 
 
 def default_callbacks() -> list:
-    """Callbacks every lit_gen run has, whatever its config: metrics.json, the progress bar, and on data with an
-    exact density the entropy / KL / JSD estimates (they do nothing elsewhere)."""
-    return [MetricsJson(), ProgressBar(), Divergences()]
+    """Callbacks every lit_gen run has, whatever its config: metrics.json and the progress bar. (The configurable
+    ones — checkpoint, images, image_quality, divergences — are config sections of the CLI.)"""
+    return [MetricsJson(), ProgressBar()]

@@ -101,8 +101,7 @@ def run_sweep(spec: SweepSpec, n_trials: int | None = None, workers: int = 1, st
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
-    trials = study.get_trials(deepcopy=False)
-    done, active, crashed = slot_counts(trials, n_trials)
+    done = slot_counts(study.get_trials(deepcopy=False)).done
     if stopped_by:
         how = "left RUNNING for the requeued job" if on_slurm else "handed on as retries"
         print(f"sweep {spec.name}: stopped by signal {stopped_by[0]}; {done}/{n_trials} trials done, unfinished "
@@ -133,9 +132,11 @@ def check_config(spec: SweepSpec, launcher) -> None:
     log_path.unlink(missing_ok=True)
     code = launcher.start(FitRequest(args=args, env={}, log_path=log_path, threads=1)).wait(600)
     if code != 0:
-        lines = [line for line in log_tail(log_path, 40).splitlines() if "error" in line.lower()]
-        raise LitGenError(f"the sweep's trials would not start — {spec.path}: "
-                          + ("; ".join(lines[-3:]) if lines else log_tail(log_path, 10)))
+        tail = log_tail(log_path, 40)
+        # the parser's message, from its `lit-gen: error:` line to the usage hint
+        message = tail[tail.rfind("lit-gen: error:"):] if "lit-gen: error:" in tail else tail
+        message = message.split("(all options")[0].strip().removeprefix("lit-gen: error: ")
+        raise LitGenError(f"the sweep's trials would not start ({spec.path}): {message}")
 
 
 def print_best(study, spec: SweepSpec) -> None:

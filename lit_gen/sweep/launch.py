@@ -64,6 +64,7 @@ def _run_fit_in_child(request: FitRequest) -> None:
     die_with_parent()
     os.setpgrp()  # its own process group, so a terminal's Ctrl-C reaches the driver, which decides
     os.environ.update(request.env)
+    sys.argv = ["lit-gen", *request.args]  # as if started by hand (the fork server's argv is the driver's)
     fd = os.open(request.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush(), sys.stderr.flush()
     os.dup2(fd, 1)
@@ -83,6 +84,9 @@ def _run_fit_in_child(request: FitRequest) -> None:
 
         traceback.print_exc()
         code = 1
+    from lit_gen.loggers import finish_runs
+
+    finish_runs()  # write out this trial's W&B run: os._exit skips the atexit handler that would
     sys.stdout.flush(), sys.stderr.flush()
     os._exit(code)  # skip atexit handlers inherited from the fork server
 

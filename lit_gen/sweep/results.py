@@ -99,8 +99,10 @@ def export_best(study, spec: SweepSpec, out: Path) -> Path:
             if args.get("version") == "":
                 args["version"] = None
     se = best.user_attrs.get("value_se")
-    header = [f"# Best trial of sweep {spec.name} ({spec.path}): trial {best.user_attrs.get('root_number', best.number)}",
-              f"# {spec.metric} = {best.value:.6g}" + (f" ± {se:.2g} over seeds {spec.seeds}" if se is not None else ""),
+    spread = f" ± {se:.2g} over seeds {spec.seeds}" if se is not None else ""
+    root = best.user_attrs.get("root_number", best.number)
+    header = [f"# Best trial of sweep {spec.name} ({spec.path}): trial {root}",
+              f"# {spec.metric} = {best.value:.6g}{spread}",
               *[f"#   {k} = {v}" for k, v in best.params.items()],
               "# Re-run: lit-gen fit --config " + str(out)]
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -78,15 +78,24 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}-{__import__('os').getpid()}"
 
 
-def slot_counts(trials, n_trials: int) -> tuple[int, int, int]:
-    """(done, active, crashed): COMPLETE + PRUNED, RUNNING + WAITING, and FAIL that count against the sweep."""
+@dataclass(frozen=True)
+class SlotCounts:
+    done: int  # COMPLETE + PRUNED: what n_trials counts
+    running: int
+    waiting: int  # enqueued values and retries, not yet taken by a worker
+    crashed: int  # FAIL that counts against the sweep (not stale, interrupted or surplus trials)
+
+
+def slot_counts(trials) -> SlotCounts:
     from optuna.trial import TrialState
 
-    done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
-    active = sum(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
-    crashed = sum(t.state == TrialState.FAIL and t.user_attrs.get("failure") in ("crashed", "timed_out", "gave_up")
-                  for t in trials)
-    return done, active, crashed
+    return SlotCounts(
+        done=sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials),
+        running=sum(t.state == TrialState.RUNNING for t in trials),
+        waiting=sum(t.state == TrialState.WAITING for t in trials),
+        crashed=sum(t.state == TrialState.FAIL and t.user_attrs.get("failure") in ("crashed", "timed_out", "gave_up")
+                    for t in trials),
+    )
 
 
 class Worker:
@@ -108,16 +117,17 @@ class Worker:
         while not self.context.stop.is_set():
             trials = study.get_trials(deepcopy=False)
             self._fail_stale(trials)
-            done, active, crashed = slot_counts(trials, self.context.n_trials)
-            if done >= self.context.n_trials:
+            counts = slot_counts(trials)
+            if counts.done >= self.context.n_trials:
                 return
-            if crashed >= self.spec.faults.max_failures:
-                raise SweepStopped(f"{crashed} trials crashed (faults.max_failures = {self.spec.faults.max_failures}):"
-                                   " see `lit-gen sweep status` and the trials' trial.log; finished trials are kept")
-            if done + active >= self.context.n_trials:
+            if counts.crashed >= self.spec.faults.max_failures:
+                raise SweepStopped(f"{counts.crashed} trials crashed (faults.max_failures = "
+                                   f"{self.spec.faults.max_failures}): see `lit-gen sweep status` and the trials' "
+                                   "trial.log; finished trials are kept")
+            if counts.waiting == 0 and counts.done + counts.running >= self.context.n_trials:
                 self.context.stop.wait(POLL_SECONDS)  # every slot is taken: wait for one to free up or finish
                 continue
-            trial = study.ask(self.spec.distributions())
+            trial = study.ask(self.spec.distributions())  # takes a WAITING trial first
             if self._is_surplus(trial.number):
                 self._finish_unrun(trial._trial_id, "surplus", "n_trials was reached by other workers meanwhile")
                 continue
@@ -165,18 +175,17 @@ class Worker:
         run_dir = self.spec.sweep_dir / "trials" / identity.run_name
         run_dir.mkdir(parents=True, exist_ok=True)
         log_path = run_dir / LOG_FILE
-        done = finished_metrics(run_dir)
-        if done is not None and not (run_dir / "pruned.json").exists():  # finished before a retry: keep it
-            return outcome_of(0, run_dir, self.spec.metric, log_path)
-        resume_from = newest_checkpoint(run_dir)
         storage = self.context.storage
+        storage.set_trial_user_attr(trial_id, "run_dir" if identity.seed is None else f"run_dir_seed_{identity.seed}",
+                                    str(run_dir))
+        if finished_metrics(run_dir) is not None and not (run_dir / "pruned.json").exists():
+            return outcome_of(0, run_dir, self.spec.metric, log_path)  # it finished before its worker died: keep it
+        resume_from = newest_checkpoint(run_dir)
         if resume_from is not None:
             set_aside_previous_log(run_dir)
             storage.set_trial_user_attr(trial_id, "resumed_from", str(resume_from))
         args = fit_arguments(self.spec, identity.params, identity.seed, run_dir, resume_from,
                              list(self.context.extra_args))
-        storage.set_trial_user_attr(trial_id, "run_dir" if identity.seed is None else f"run_dir_seed_{identity.seed}",
-                                    str(run_dir))
         storage.set_trial_user_attr(trial_id, "command", command_line(args))
         with open(log_path, "a") as log:
             log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} worker {self.worker_id}, attempt "
@@ -203,6 +212,7 @@ class Worker:
         outcome = outcome_of(code, run_dir, self.spec.metric, log_path)
         wall_seconds = time.monotonic() - started
         if outcome.fit_seconds is not None:
+            storage.set_trial_user_attr(trial_id, "fit_seconds", outcome.fit_seconds)
             storage.set_trial_user_attr(trial_id, "overhead_seconds", round(wall_seconds - outcome.fit_seconds, 3))
         if outcome.kind == "crashed" and self.context.requeue_mode and _newer_hpc_checkpoint(run_dir, started):
             # Lightning saved an hpc checkpoint and asked SLURM to requeue the job: wait to be stopped

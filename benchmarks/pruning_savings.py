@@ -1,0 +1,123 @@
+"""What pruning saves on the σ sweep: epochs trained until the sweep found its best value, with and without
+the pruner, over several sampler seeds.
+
+Each seed runs `sweeps/vae_sigma_digits.yaml` twice with the same sampler seed and budget — once with the
+spec's MedianPruner, once with no pruner — through the real `lit-gen sweep run`. For each sweep:
+
+* epochs to best: the epochs trained by all trials, in the order they finished, up to and including the trial
+  that holds the sweep's final best value (a pruned trial counts the epochs it ran);
+* total epochs: the epochs trained by all trials;
+* best value: the sweep's best `val/nll_iw`.
+
+The claim checked (issue 5): over the seeds, the pruned sweeps need at least 2× fewer epochs to reach their best,
+and their mean best value lies within one standard error of the unpruned sweeps' mean.
+
+    python benchmarks/pruning_savings.py                    # 3 seeds, 16 trials of up to 30 epochs, 2 workers
+    python benchmarks/pruning_savings.py --smoke            # 1 seed, 3 trials of 2 epochs, no claim
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SPEC = REPO / "sweeps" / "vae_sigma_digits.yaml"
+
+
+def run_sweep(seed: int, pruned: bool, args, folder: Path) -> dict:
+    spec = yaml.safe_load(SPEC.read_text())
+    spec["config"] = str((SPEC.parent / spec["config"]).resolve())
+    spec["name"] = f"sigma_seed{seed}_{'pruned' if pruned else 'full'}"
+    spec["directory"] = str(folder / spec["name"])
+    spec["seed"] = seed
+    spec["n_trials"] = args.n_trials
+    spec["limits"] = {"max_epochs": args.max_epochs}
+    spec["sampler"] = {"name": "TPESampler", "n_startup_trials": args.startup_trials}
+    if pruned:
+        spec["pruner"] = {"name": "MedianPruner", "n_startup_trials": args.startup_trials,
+                          "n_warmup_steps": args.warmup_epochs}
+    else:
+        spec["pruner"] = None
+    spec["overrides"] = [*spec.get("overrides", []), "--image_quality.backbone=none",
+                         "--trainer.enable_model_summary=false"]
+    path = folder / f"{spec['name']}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "lit_gen.cli", "sweep", "run", str(path), "--workers",
+                             str(args.workers)], cwd=folder, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"{spec['name']} failed:\n{result.stderr[-3000:]}")
+    wall = time.perf_counter() - started
+
+    from lit_gen.sweep.driver import open_study
+    from lit_gen.sweep.spec import load_spec
+
+    study, _ = open_study(load_spec(path), create=False)
+    trials = sorted((t for t in study.get_trials(deepcopy=False) if t.state.name in ("COMPLETE", "PRUNED")),
+                    key=lambda t: t.datetime_complete)
+    best = study.best_trial
+    epochs = [len(t.intermediate_values) for t in trials]
+    until_best = sum(epochs[: [t.number for t in trials].index(best.number) + 1])
+    return {"best": best.value, "epochs_to_best": until_best, "total_epochs": sum(epochs), "wall": wall,
+            "pruned_trials": sum(t.state.name == "PRUNED" for t in trials)}
+
+
+def se(values: list[float]) -> float:
+    return statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--n_trials", type=int, default=16)
+    parser.add_argument("--max_epochs", type=int, default=30)
+    parser.add_argument("--startup_trials", type=int, default=5)
+    parser.add_argument("--warmup_epochs", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.seeds, args.n_trials, args.max_epochs, args.startup_trials, args.warmup_epochs = [0], 3, 2, 1, 0
+
+    folder = Path(tempfile.mkdtemp(prefix="pruning_savings_"))
+    print(f"σ sweep, seeds {args.seeds}, {args.n_trials} trials of ≤ {args.max_epochs} epochs, {args.workers} "
+          f"workers, load average {os.getloadavg()[0]:.2f}; runs in {folder}")
+    print(f"{'seed':>4} {'pruner':>7} {'best val/nll_iw':>16} {'epochs to best':>15} {'total epochs':>13} "
+          f"{'pruned':>7} {'wall':>7}")
+    results: dict[bool, list[dict]] = {True: [], False: []}
+    for seed in args.seeds:
+        for pruned in (True, False):
+            r = run_sweep(seed, pruned, args, folder)
+            results[pruned].append(r)
+            print(f"{seed:>4} {'median' if pruned else 'none':>7} {r['best']:>16.3f} {r['epochs_to_best']:>15} "
+                  f"{r['total_epochs']:>13} {r['pruned_trials']:>7} {r['wall']:>6.0f}s", flush=True)
+    if args.smoke:
+        return 0
+    with_p, without = results[True], results[False]
+    best_p, best_n = [r["best"] for r in with_p], [r["best"] for r in without]
+    to_best_p = sum(r["epochs_to_best"] for r in with_p)
+    to_best_n = sum(r["epochs_to_best"] for r in without)
+    total_p = sum(r["total_epochs"] for r in with_p)
+    total_n = sum(r["total_epochs"] for r in without)
+    print(f"best value: pruned {statistics.mean(best_p):.3f} ± {se(best_p):.3f}, "
+          f"unpruned {statistics.mean(best_n):.3f} ± {se(best_n):.3f} (mean ± standard error over seeds)")
+    print(f"epochs to best: {to_best_p} vs {to_best_n} ({to_best_n / to_best_p:.2f}× fewer); "
+          f"all epochs: {total_p} vs {total_n} ({total_n / total_p:.2f}× fewer)")
+    within = abs(statistics.mean(best_p) - statistics.mean(best_n)) <= max(se(best_p), se(best_n))
+    saving = to_best_n / to_best_p >= 2.0
+    print(f"claim: ≥ 2× fewer epochs to best: {'met' if saving else 'MISSED'}; best values within one standard "
+          f"error: {'yes' if within else 'NO'}")
+    return 0 if saving and within else 3
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,183 @@
+"""Sweeps as users run them: `lit-gen sweep run` in its own process, workers in parallel, faults on purpose."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from tests.sweep_helpers import BAD_LR, DIVERGING_LR, GOOD_LR, load_trials, run_sweep_cli, states, write_spec
+
+pytestmark = pytest.mark.slow
+LR = "model.init_args.optimizer.init_args.lr"
+
+
+@pytest.fixture(scope="module")
+def finished_sweep(tmp_path_factory):
+    """Four trials on two workers, in a fixed order: two good learning rates, then a hopeless one the median
+    pruner must stop early, then one that diverges."""
+    folder = tmp_path_factory.mktemp("sweep")
+    spec = write_spec(folder, pruner={"name": "MedianPruner", "n_startup_trials": 1, "n_warmup_steps": 0},
+                      enqueue=[{LR: GOOD_LR}, {LR: GOOD_LR}, {LR: BAD_LR}, {LR: DIVERGING_LR}])
+    result = run_sweep_cli("run", str(spec), "--workers", "2", cwd=folder)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return folder, spec, result
+
+
+def test_two_workers_finish_exactly_the_requested_trials_and_the_pruner_stops_a_bad_one(finished_sweep):
+    folder, spec, result = finished_sweep
+    trials = load_trials(spec)
+    assert states(trials) == {"COMPLETE": 2, "PRUNED": 2}, [(t.number, t.state, t.user_attrs) for t in trials]
+    by_lr = {t.params[LR]: t for t in trials if t.params[LR] != GOOD_LR}
+    hopeless = by_lr[BAD_LR]
+    assert hopeless.state.name == "PRUNED" and "MedianPruner" in hopeless.user_attrs["pruned"]
+    assert len(hopeless.intermediate_values) < 4  # stopped before its 4 epochs
+    assert len(json.loads((Path(hopeless.user_attrs["run_dir"]) / "pruned.json").read_text())) >= 3
+    # two workers ran at once: each trial process had its own thread budget, and they overlapped in time
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    assert {t.user_attrs["worker"] for t in trials} and len({t.user_attrs["worker"] for t in trials}) == 2
+    assert complete[0].datetime_start < complete[1].datetime_complete
+    assert complete[1].datetime_start < complete[0].datetime_complete
+    assert "best trial" in result.stdout
+
+
+def test_a_diverging_trial_is_pruned_with_its_reason_and_the_sweep_goes_on(finished_sweep):
+    _, spec, _ = finished_sweep
+    diverged = next(t for t in load_trials(spec) if t.params[LR] == DIVERGING_LR)
+    assert diverged.state.name == "PRUNED"
+    assert "training diverged" in diverged.user_attrs["diverged"]
+    assert diverged.user_attrs.get("attempt") == 0 and not any(
+        t.user_attrs.get("retry_of") == diverged.number for t in load_trials(spec))  # not retried
+
+
+def test_each_trial_is_an_ordinary_run_whose_config_reruns_it_by_hand(finished_sweep):
+    folder, spec, _ = finished_sweep
+    trial = next(t for t in load_trials(spec) if t.state.name == "COMPLETE")
+    run_dir = Path(trial.user_attrs["run_dir"])
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["model"]["init_args"]["optimizer"]["init_args"]["lr"] == GOOD_LR
+    assert "SweepPruning" not in (run_dir / "config.yaml").read_text()  # the pruning hook is not part of it
+    assert json.loads((run_dir / "metrics.json").read_text())["metrics"]["val/nll_iw"] == pytest.approx(trial.value)
+    assert trial.user_attrs["command"].startswith("lit-gen fit --config ")
+
+
+def test_status_best_export_and_report(finished_sweep):
+    folder, spec, _ = finished_sweep
+    status = run_sweep_cli("status", str(spec), cwd=folder)
+    assert status.returncode == 0, status.stderr
+    assert "4/4 done" in status.stdout and "2 COMPLETE" in status.stdout and "2 PRUNED" in status.stdout
+
+    best = run_sweep_cli("best", str(spec), "--export", str(folder / "best.yaml"), cwd=folder)
+    assert best.returncode == 0, best.stderr
+    trial = min((t for t in load_trials(spec) if t.state.name == "COMPLETE"), key=lambda t: t.value)
+    rerun = subprocess.run([sys.executable, "-m", "lit_gen.cli", "fit", "--config", str(folder / "best.yaml")],
+                           cwd=folder, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    metrics = json.loads(next((folder / "runs" / "test_sweep-best").glob("*/metrics.json")).read_text())["metrics"]
+    assert metrics["val/nll_iw"] == pytest.approx(trial.value, rel=1e-4)  # the same run again
+
+    report = run_sweep_cli("report", str(spec), "--out", str(folder / "report"), cwd=folder)
+    assert report.returncode == 0, report.stderr
+    for name in ("history.png", "slice.png", "trials.csv"):
+        assert (folder / "report" / name).stat().st_size > 0
+    rows = list(csv.DictReader(open(folder / "report" / "trials.csv")))
+    assert [r["state"] for r in rows].count("PRUNED") == 2
+
+
+def test_running_again_with_more_trials_extends_the_study(finished_sweep):
+    folder, spec, _ = finished_sweep
+    result = run_sweep_cli("run", str(spec), "--n_trials", "5", cwd=folder)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = states(load_trials(spec))
+    assert counts.get("COMPLETE", 0) + counts.get("PRUNED", 0) == 5
+
+
+def test_a_wrong_config_key_stops_the_sweep_before_any_trial(tmp_path):
+    spec = write_spec(tmp_path, space={"model.init_args.latent_dimm": {"type": "int", "low": 2, "high": 4}})
+    result = run_sweep_cli("run", str(spec), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "latent_dimm" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "sweep" / "trials").exists()
+
+
+def _trial_processes(marker: str) -> list[int]:
+    """Processes whose environment names this test's sweep directory (the trial processes)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if marker.encode() in (proc / "environ").read_bytes() and b"LIT_GEN_TRIAL=" in (
+                        proc / "environ").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
+                pass
+    return found
+
+
+def test_a_killed_worker_s_trial_is_retried_and_resumes_from_its_checkpoint(tmp_path):
+    epochs = 40  # long enough that the kill lands mid-training
+    spec = write_spec(tmp_path, n_trials=2, space={LR: {"type": "categorical", "choices": [GOOD_LR]}},
+                      limits={"max_epochs": epochs}, faults={"heartbeat_interval": 1, "stale_after": 8})
+    first = subprocess.Popen([sys.executable, "-m", "lit_gen.cli", "sweep", "run", str(spec)], cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    checkpoint = tmp_path / "sweep" / "trials" / "trial-0" / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 240
+    while not checkpoint.exists():
+        assert time.monotonic() < deadline and first.poll() is None, first.stderr.read().decode()[-2000:]
+        time.sleep(0.1)
+    time.sleep(0.5)  # a few more epochs
+    first.send_signal(signal.SIGKILL)  # the worker dies mid-trial, with no chance to clean up
+    first.wait(30)
+    time.sleep(2)
+    assert _trial_processes(str(tmp_path)) == []  # its training process died with it
+
+    second = run_sweep_cli("run", str(spec), cwd=tmp_path, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    trials = load_trials(spec)
+    assert states(trials) == {"COMPLETE": 2, "FAIL": 1}
+    killed = trials[0]
+    assert killed.state.name == "FAIL" and killed.user_attrs["failure"] == "stale"
+    retry = next(t for t in trials if t.user_attrs.get("retry_of") == 0)
+    assert retry.state.name == "COMPLETE" and retry.params == killed.params
+    assert retry.user_attrs["root_number"] == 0 and retry.user_attrs["attempt"] == 1
+    assert retry.user_attrs["run_dir"] == killed.user_attrs["run_dir"]
+    run_dir = Path(retry.user_attrs["run_dir"])
+    assert retry.user_attrs["resumed_from"].endswith("last.ckpt")
+    # its epoch count continues: the first attempt's rows are kept aside, the retry starts past them
+    resumed_epoch = torch.load(retry.user_attrs["resumed_from"], weights_only=False, map_location="cpu")
+    after = _epochs(run_dir / "metrics.csv")
+    assert 0 < min(after) and max(after) == epochs - 1  # it did not start again from epoch 0
+    assert min(after) >= resumed_epoch["epoch"] and len(after) < epochs
+
+
+def _epochs(path: Path) -> set[int]:
+    return {int(float(row["epoch"])) for row in csv.DictReader(open(path)) if row.get("epoch")}
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux only")
+def test_the_worker_stopped_by_ctrl_c_hands_its_trial_on_at_once(tmp_path):
+    spec = write_spec(tmp_path, n_trials=1, space={LR: {"type": "categorical", "choices": [GOOD_LR]}},
+                      limits={"max_epochs": 30})
+    process = subprocess.Popen([sys.executable, "-m", "lit_gen.cli", "sweep", "run", str(spec)], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    checkpoint = tmp_path / "sweep" / "trials" / "trial-0" / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 240
+    while not checkpoint.exists():
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGINT and "run the same command again" in stderr
+    trials = load_trials(spec)
+    assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
+    assert trials[0].user_attrs["failure"] == "interrupted" and trials[1].user_attrs["retry_of"] == 0
+    assert _trial_processes(str(tmp_path)) == []
