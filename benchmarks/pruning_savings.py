@@ -2,7 +2,7 @@
 the pruner, over several sampler seeds.
 
 Each seed runs `sweeps/vae_sigma_digits.yaml` twice with the same sampler seed and budget — once with the
-spec's MedianPruner, once with no pruner — through the real `lit-gen sweep run`. For each sweep:
+pruner of `--pruner` (default MedianPruner), once with no pruner — through the real `lit-gen sweep run`. For each sweep:
 
 * epochs to best: the epochs trained by all trials, in the order they finished, up to and including the trial
   that holds the sweep's final best value (a pruned trial counts the epochs it ran);
@@ -19,6 +19,7 @@ and their mean best value lies within one standard error of the unpruned sweeps'
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -43,8 +44,8 @@ def run_sweep(seed: int, pruned: bool, args, folder: Path) -> dict:
     spec["limits"] = {"max_epochs": args.max_epochs}
     spec["sampler"] = {"name": "TPESampler", "n_startup_trials": args.startup_trials}
     if pruned:
-        spec["pruner"] = {"name": "MedianPruner", "n_startup_trials": args.startup_trials,
-                          "n_warmup_steps": args.warmup_epochs}
+        spec["pruner"] = {"name": args.pruner, "n_startup_trials": args.startup_trials,
+                          "n_warmup_steps": args.warmup_epochs, **json.loads(args.pruner_args)}
     else:
         spec["pruner"] = None
     spec["overrides"] = [*spec.get("overrides", []), "--image_quality.backbone=none",
@@ -83,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--startup_trials", type=int, default=5)
     parser.add_argument("--warmup_epochs", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pruner", default="MedianPruner", help="MedianPruner or PercentilePruner (both take "
+                        "n_startup_trials and n_warmup_steps)")
+    parser.add_argument("--pruner_args", default="{}",
+                        help='more pruner arguments as JSON, e.g. \'{"percentile": 25}\'')
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -90,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
 
     folder = Path(tempfile.mkdtemp(prefix="pruning_savings_"))
     print(f"σ sweep, seeds {args.seeds}, {args.n_trials} trials of ≤ {args.max_epochs} epochs, {args.workers} "
-          f"workers, load average {os.getloadavg()[0]:.2f}; runs in {folder}")
+          f"workers, pruner {args.pruner}(n_startup_trials={args.startup_trials}, n_warmup_steps="
+          f"{args.warmup_epochs}, {args.pruner_args}), load average {os.getloadavg()[0]:.2f}; runs in {folder}")
     print(f"{'seed':>4} {'pruner':>7} {'best val/nll_iw':>16} {'epochs to best':>15} {'total epochs':>13} "
           f"{'pruned':>7} {'wall':>7}")
     results: dict[bool, list[dict]] = {True: [], False: []}
@@ -98,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         for pruned in (True, False):
             r = run_sweep(seed, pruned, args, folder)
             results[pruned].append(r)
-            print(f"{seed:>4} {'median' if pruned else 'none':>7} {r['best']:>16.3f} {r['epochs_to_best']:>15} "
+            print(f"{seed:>4} {'yes' if pruned else 'none':>7} {r['best']:>16.3f} {r['epochs_to_best']:>15} "
                   f"{r['total_epochs']:>13} {r['pruned_trials']:>7} {r['wall']:>6.0f}s", flush=True)
     if args.smoke:
         return 0

@@ -26,7 +26,8 @@ def server():
     postgres_server.stop(running)
 
 
-def test_two_workers_on_postgresql_finish_the_requested_trials_without_leaking_the_password(server, tmp_path):
+def test_two_workers_on_postgresql_finish_the_requested_trials_without_leaking_the_password(server, tmp_path,
+                                                                                          monkeypatch):
     spec = write_spec(tmp_path, n_trials=3, pruner={"name": "MedianPruner", "n_startup_trials": 1,
                                                     "n_warmup_steps": 0},
                       enqueue=[{LR: GOOD_LR}, {LR: GOOD_LR}, {LR: BAD_LR}])
@@ -34,7 +35,8 @@ def test_two_workers_on_postgresql_finish_the_requested_trials_without_leaking_t
     result = run_sweep_cli("run", str(spec), "--workers", "2", "--storage", server.url(), cwd=tmp_path,
                            env={"PGPASSWORD": PASSWORD})
     assert result.returncode == 0, result.stderr[-3000:]
-    trials = load_trials(spec, storage=server.url(with_password=True))  # in this process only
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
+    trials = load_trials(spec, storage=server.url())
     counts = states(trials)
     assert counts.get("COMPLETE", 0) + counts.get("PRUNED", 0) == 3 and "FAIL" not in counts
     assert any(t.state.name == "PRUNED" and len(t.intermediate_values) < 4 for t in trials)  # the bad one
@@ -48,7 +50,7 @@ def test_two_workers_on_postgresql_finish_the_requested_trials_without_leaking_t
     _assert_not_in_files(tmp_path, PASSWORD)
 
 
-def test_a_url_with_its_password_in_the_environment_is_masked_everywhere(server, tmp_path):
+def test_a_url_with_its_password_in_the_environment_is_masked_everywhere(server, tmp_path, monkeypatch):
     spec = write_spec(tmp_path, n_trials=1, name="masked",
                       space={LR: {"type": "categorical", "choices": [GOOD_LR]}}, limits={"max_epochs": 1})
     env = {"LIT_GEN_STORAGE": server.url(with_password=True)}
@@ -57,7 +59,8 @@ def test_a_url_with_its_password_in_the_environment_is_masked_everywhere(server,
     assert "postgresql://lit_gen:***@127.0.0.1" in result.stdout
     assert PASSWORD not in result.stdout + result.stderr
     _assert_not_in_files(tmp_path, PASSWORD)
-    trial = load_trials(spec, storage=server.url(with_password=True))[0]
+    monkeypatch.setenv("LIT_GEN_STORAGE", server.url(with_password=True))
+    trial = load_trials(spec)[0]
     assert PASSWORD not in repr(trial.user_attrs)  # not in the recorded command line either
 
 

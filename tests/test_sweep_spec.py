@@ -80,3 +80,19 @@ def test_a_trial_identity_survives_its_retries():
     assert TrialIdentity.from_env({"LIT_GEN_TRIAL": retry.to_env()}) == retry
     assert TrialIdentity("s" * 80, 1, 1, 1).run_id != TrialIdentity("s" * 79 + "t", 1, 1, 1).run_id
     assert len(TrialIdentity("s" * 80, 1, 1, 1).run_id) <= 64
+
+
+def test_worker_processes_that_start_together_sample_different_values(tmp_path):
+    import optuna
+
+    spec = load_spec(write_spec(tmp_path, sampler={"name": "RandomSampler"}, seed=0,
+                                space={"model.init_args.latent_dim": {"type": "int", "low": 1, "high": 10**6}}))
+
+    def first_value(sampler) -> int:
+        study = optuna.create_study(sampler=sampler)
+        return study.ask(spec.distributions()).params["model.init_args.latent_dim"]
+
+    # one driver alone: the sweep's seed makes its values reproducible
+    assert first_value(spec.build_sampler()) == first_value(spec.build_sampler())
+    # two SLURM array tasks on one study: their own streams of values
+    assert first_value(spec.build_sampler(salt="slurm-7_0")) != first_value(spec.build_sampler(salt="slurm-7_1"))

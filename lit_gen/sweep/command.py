@@ -76,12 +76,12 @@ def main(argv: list[str]) -> None:
     if args.command == "status":
         from lit_gen.sweep.results import status_text
 
-        jobs = None
+        print(status_text(study, spec, n_trials))
         if (spec.sweep_dir / "slurm" / "jobs.json").is_file():
+            from lit_gen.slurm.commands import format_rows
             from lit_gen.slurm.sweep_jobs import job_states
 
-            jobs = job_states(spec.sweep_dir)
-        print(status_text(study, spec, n_trials, jobs))
+            print("SLURM jobs:\n" + format_rows(job_states(spec.sweep_dir)))
     elif args.command == "best":
         from lit_gen.sweep.driver import print_best
 
@@ -102,3 +102,5 @@ def main(argv: list[str]) -> None:
 
             run = write_sweep_summary_run(spec.name, trial_rows(study), out, None, None)
             print(f"W&B summary run in {run}")
+            if run.name.startswith("offline-run-"):
+                print(f"upload it with: wandb sync {run}")

@@ -26,8 +26,14 @@ WORKER_ID_ENV = "LIT_GEN_WORKER_ID"
 TRIAL_OVERRIDES_ENV = "LIT_GEN_TRIAL_OVERRIDES"
 
 
-def open_study(spec: SweepSpec, storage: str | None = None, workers: int = 1, create: bool = True):
-    """The sweep's Optuna study, and its storage URL."""
+def open_study(spec: SweepSpec, storage: str | None = None, workers: int = 1, create: bool = True,
+               worker_id: str | None = None):
+    """The sweep's Optuna study, and its storage URL.
+
+    The sampler is seeded with the sweep's `seed` when this driver is the study's only one (a new study and no
+    worker id): then the sampled values are reproducible. A driver with a worker id (SLURM array tasks, which
+    start together) or one that joins a study with trials salts the seed with its identity, so that two worker
+    processes never draw the same sequence of values."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -42,6 +48,8 @@ def open_study(spec: SweepSpec, storage: str | None = None, workers: int = 1, cr
                               f"{spec.path}`") from None
     study = optuna.create_study(study_name=spec.name, storage=backend, sampler=spec.build_sampler(),
                                 pruner=spec.build_pruner(), direction=spec.direction, load_if_exists=True)
+    if worker_id is not None or study.get_trials(deepcopy=False):
+        study.sampler = spec.build_sampler(salt=worker_id or default_worker_id())
     if study.direction.name.lower() != spec.direction:
         raise LitGenError(f"study {spec.name!r} in {masked(url)} was created to {study.direction.name.lower()}, "
                           f"the sweep file says {spec.direction}: give the sweep another `name`")
@@ -55,7 +63,7 @@ def run_sweep(spec: SweepSpec, n_trials: int | None = None, workers: int = 1, st
         raise LitGenError(f"--workers {workers}: at least 1")
     n_trials = n_trials or spec.n_trials
     spec.sweep_dir.mkdir(parents=True, exist_ok=True)
-    study, url = open_study(spec, storage, workers)
+    study, url = open_study(spec, storage, workers, worker_id=os.environ.get(WORKER_ID_ENV) or None)
     shutil.copyfile(spec.path, spec.sweep_dir / "sweep.yaml")  # what the trials ran with
     if not study.trials:
         for values in spec.enqueue:

@@ -76,6 +76,16 @@ def newest_checkpoint(run_dir: Path) -> Path | None:
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
 
 
+def checkpoint_epoch(path: Path) -> int | None:
+    """The epoch a Lightning checkpoint was saved in (memory-mapped: its tensors are not read)."""
+    import torch
+
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=False, mmap=True)["epoch"])
+    except Exception:  # noqa: BLE001 — only informative; the trial process reports a damaged file itself
+        return None
+
+
 def finished_metrics(run_dir: Path) -> dict[str, Any] | None:
     """metrics.json of a fit that ran to its end (its final evaluation records the timing last), else None."""
     path = run_dir / "metrics.json"

@@ -10,8 +10,10 @@ Two ways, one result (`lit_gen.cli.main(["fit", ...])` in a fresh process, its o
   `srun --ntasks-per-node=2` (`$LIT_GEN_TRIAL_LAUNCHER`): how trials run DDP on SLURM, where every rank must be its
   own srun task. Also used for local DDP trials, since DDP re-executes the process's own command line.
 
-Either way a trial process dies with its parent (`PR_SET_PDEATHSIG`): a worker killed with SIGKILL leaves no
-orphan training on, writing into a run directory that its retry is about to resume.
+Either way a trial process dies with the driver that started it: a worker killed with SIGKILL leaves no orphan
+training on, writing into a run directory that its retry is about to resume. A subprocess gets Linux's
+`PR_SET_PDEATHSIG`. A forked trial's parent is the fork server, which outlives the driver as long as any of its
+children runs (each holds the server's liveness pipe), so a forked trial watches the driver itself (a pidfd).
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from __future__ import annotations
 import ctypes
 import multiprocessing
 import os
+import select
 import shlex
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 LAUNCHER_ENV = "LIT_GEN_TRIAL_LAUNCHER"
@@ -44,6 +48,25 @@ class FitRequest:
     env: dict[str, str]  # added to the environment of the trial process
     log_path: Path  # stdout and stderr of the trial, together
     threads: int  # torch threads for the trial
+    driver_pid: int = field(default_factory=os.getpid)  # the trial dies when this process is gone
+
+
+def die_with_driver(driver_pid: int) -> None:
+    """SIGKILL this process as soon as `driver_pid` exits (a pidfd becomes readable then; no polling, no pid reuse
+    race after this call)."""
+    try:
+        pidfd = os.pidfd_open(driver_pid)
+    except ProcessLookupError:
+        os.kill(os.getpid(), signal.SIGKILL)  # already gone
+        return
+    except (AttributeError, OSError):
+        return  # not Linux ≥ 5.3: nothing to watch with
+
+    def watch() -> None:
+        select.select([pidfd], [], [])
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="lit-gen-driver-watch", daemon=True).start()
 
 
 class TrialProcess:
@@ -61,7 +84,7 @@ class TrialProcess:
 
 def _run_fit_in_child(request: FitRequest) -> None:
     """Body of a forked trial process."""
-    die_with_parent()
+    die_with_driver(request.driver_pid)
     os.setpgrp()  # its own process group, so a terminal's Ctrl-C reaches the driver, which decides
     os.environ.update(request.env)
     sys.argv = ["lit-gen", *request.args]  # as if started by hand (the fork server's argv is the driver's)

@@ -34,7 +34,7 @@ def trial_rows(study) -> list[dict[str, Any]]:
     return rows
 
 
-def status_text(study, spec: SweepSpec, n_trials: int, slurm_jobs: list[dict] | None = None) -> str:
+def status_text(study, spec: SweepSpec, n_trials: int) -> str:
     rows = trial_rows(study)
     states = Counter(r["state"] for r in rows)
     done = states["COMPLETE"] + states["PRUNED"]
@@ -64,10 +64,6 @@ def status_text(study, spec: SweepSpec, n_trials: int, slurm_jobs: list[dict] | 
             error = (r["user_attrs"].get("error") or "").strip().splitlines()
             lines.append(f"  trial {r['number']} ({r['user_attrs'].get('failure', '?')}): "
                          f"{error[0][:160] if error else ''}")
-    if slurm_jobs:
-        lines.append("SLURM jobs:")
-        for job in slurm_jobs:
-            lines.append("  " + ", ".join(f"{k} {v}" for k, v in job.items() if v not in (None, "")))
     return "\n".join(lines)
 
 

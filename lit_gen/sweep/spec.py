@@ -98,10 +98,18 @@ class SweepSpec:
                                                 step=spec.get("step", 1))
         return built
 
-    def build_sampler(self):
+    def build_sampler(self, salt: str | None = None):
+        """The sampler, seeded with `seed`; with a `salt` (a worker's identity), with a seed derived from both, so
+        that worker processes that start together on one study do not draw the same values."""
+        import hashlib
+
         import optuna.samplers
 
-        return _build(optuna.samplers, self.sampler or {"name": "TPESampler"}, "sampler", self.seed)
+        seed = self.seed
+        if salt is not None:
+            digest = hashlib.sha256(f"{self.seed}/{salt}".encode()).digest()
+            seed = int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+        return _build(optuna.samplers, self.sampler or {"name": "TPESampler"}, "sampler", seed)
 
     def build_pruner(self):
         import optuna.pruners

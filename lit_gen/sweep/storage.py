@@ -81,8 +81,13 @@ def open_storage(url: str, workers: int = 1):
     if url.startswith("sqlite:") and workers > 1:
         warnings.warn("SQLite is not made for parallel writers: with several workers use the default journal file "
                       "or PostgreSQL", stacklevel=2)
+    engine_url = url
+    if url.startswith(("postgresql://", "postgres://")):
+        # name the driver lit_gen installs (`.[postgres]`): SQLAlchemy's default for a bare postgresql:// URL
+        # changed between versions (psycopg2 in 2.0, psycopg 3 in 2.1)
+        engine_url = "postgresql+psycopg://" + url.split("://", 1)[1]
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        return optuna.storages.RDBStorage(engine_url, engine_kwargs={"pool_pre_ping": True})
     except Exception as error:  # SQLAlchemy/driver errors: name the storage, never its password
         message = str(error).splitlines()[0][:300].replace(urlsplit(url).password or "\0", "***")
         raise LitGenError(f"cannot open the study storage {masked(url)}: {message}") from None

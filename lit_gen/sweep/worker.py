@@ -35,6 +35,7 @@ from lit_gen.errors import LitGenError
 from lit_gen.sweep.fit_run import (
     LOG_FILE,
     FitOutcome,
+    checkpoint_epoch,
     command_line,
     finished_metrics,
     fit_arguments,
@@ -184,6 +185,7 @@ class Worker:
         if resume_from is not None:
             set_aside_previous_log(run_dir)
             storage.set_trial_user_attr(trial_id, "resumed_from", str(resume_from))
+            storage.set_trial_user_attr(trial_id, "resumed_from_epoch", checkpoint_epoch(resume_from))
         args = fit_arguments(self.spec, identity.params, identity.seed, run_dir, resume_from,
                              list(self.context.extra_args))
         storage.set_trial_user_attr(trial_id, "command", command_line(args))
