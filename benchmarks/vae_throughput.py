@@ -1,20 +1,34 @@
 """Training throughput of lit_gen's VAE against a plain PyTorch loop, side by side in one process.
 
-Both train the same network (lit_gen's own `nets`, same init seed) with the same likelihood, batch size 128,
-Adam(lr=1e-3) and number of epochs, from the same tensors in memory. lit_gen runs with its default settings:
-CSV logging, the progress bar, and the callbacks every `lit-gen fit` has (`default_callbacks()`). Validation is
-off for both (the plain loop has none), so the figure is training steps per second. Each configuration is timed
-`--repeats` times, alternating which runs first; the median is reported.
+Both train the same network (lit_gen's own `nets`, same init seed) with the same likelihood, dequantisation, loss,
+batch size 128, Adam(lr=1e-3) and number of epochs, from the same tensors in memory. lit_gen runs with its default
+settings: CSV logging of the train metrics every epoch, the progress bar, and the callbacks of
+`default_callbacks()` (metrics.json, the bar). Validation is off for both (the plain loop has none), so the figure
+is training steps per second; so is checkpointing, whose files the plain loop would not write either (`lit-gen
+fit` also adds checkpoint, image and image-quality callbacks, which do their work at validation). Each
+configuration is timed `--repeats` times, alternating which runs first; the median is reported.
 
-    python benchmarks/vae_throughput.py [--epochs 20] [--repeats 3] [--threads 2]
+The plain loop runs as it would in a program that never imported Lightning: `import lightning` sets
+PYTORCH_NVML_BASED_CUDA_CHECK=1 for the whole process, which on a machine with a CUDA build of torch but no NVIDIA
+driver makes every `optimizer.step()` try (and fail) to load libnvidia-ml, ~40 µs a step.
+
+    python benchmarks/vae_throughput.py [--epochs 20] [--conv_epochs 3] [--repeats 3] [--threads 2] [--models mlp]
+
+`benchmarks/step_breakdown.py` shows where the difference goes, step part by step part.
 """
+# ruff: noqa: E402  (the environment is read before the imports, which import lightning)
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
+from contextlib import contextmanager
+
+NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
+NVML_CHECK_WITHOUT_LIGHTNING = os.environ.get(NVML_CHECK)  # read before anything imports lightning
 
 import torch
 import torch.nn.functional as F
@@ -83,7 +97,30 @@ def run_lit_gen(network: str, data: InMemoryDataModule, epochs: int) -> float:
     return timer.steps_per_second
 
 
+@contextmanager
+def environment_without_lightning():
+    """The environment variable `import lightning` changed, as it was before (see the module docstring)."""
+    with_lightning = os.environ.get(NVML_CHECK)
+    _set_env(NVML_CHECK, NVML_CHECK_WITHOUT_LIGHTNING)
+    try:
+        yield
+    finally:
+        _set_env(NVML_CHECK, with_lightning)
+
+
+def _set_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
 def run_plain(network: str, data: InMemoryDataModule, epochs: int) -> float:
+    with environment_without_lightning():
+        return _plain_loop(network, data, epochs)
+
+
+def _plain_loop(network: str, data: InMemoryDataModule, epochs: int) -> float:
     """The loop a careful PyTorch user writes by hand: same tensors, same math, nothing else."""
     model = build_model(network, data)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -97,7 +134,7 @@ def run_plain(network: str, data: InMemoryDataModule, epochs: int) -> float:
             if steps == WARMUP_STEPS:
                 start = time.perf_counter()
             raw = train.index_select(0, order[begin : begin + 128])
-            x = (raw.float() + torch.rand(raw.shape)) / data.levels  # the same dequantisation
+            x = model.likelihood.prepare(raw)  # the same dequantisation (k + u) / levels, kept inside k's bin
             mu, log_var = model.encoder(x).chunk(2, dim=-1)
             z = mu + (0.5 * log_var).exp() * torch.randn_like(mu)
             recon = -model.likelihood.log_prob(model.decoder(z), x)
@@ -115,12 +152,15 @@ def main() -> None:
     parser.add_argument("--conv_epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--models", nargs="+", choices=["mlp", "conv"], default=["mlp", "conv"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     cases = [("mlp", "digits 8×8, MLP 512, latent 8", DigitsDataModule(batch_size=128), args.epochs),
              ("conv", "synthetic 28×28, conv VAE, latent 16", Synthetic28(batch_size=128), args.conv_epochs)]
-    print(f"torch {torch.__version__}, {args.threads} threads, batch 128, median of {args.repeats} runs\n")
+    cases = [case for case in cases if case[0] in args.models]
+    print(f"torch {torch.__version__}, {args.threads} threads, batch 128, median of {args.repeats} runs, "
+          f"load average {_load()} (the machine's other work slows both sides)\n")
     print(f"{'model':<40} {'plain steps/s':>14} {'lit_gen steps/s':>16} {'ratio':>7}")
     for network, label, data, epochs in cases:
         plain, lit = [], []
@@ -133,6 +173,11 @@ def main() -> None:
                 lit.append(run_lit_gen(network, data, epochs))
         p, q = statistics.median(plain), statistics.median(lit)
         print(f"{label:<40} {p:>14.1f} {q:>16.1f} {q / p:>6.2f}×", flush=True)
+    print(f"\nload average at the end: {_load()}")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from torch.distributions import Normal
 from lit_gen.metrics.likelihood import bits_per_dim, iwae_log_likelihood, kl_to_standard_normal
 from lit_gen.metrics.running import EpochMeans
 from lit_gen.models.base import GenerativeModel
+from lit_gen.models.lean_hooks import LeanHooks
 from lit_gen.models.likelihoods import GaussianLikelihood, Likelihood
 from lit_gen.nets import Architecture, build_decoder, build_encoder
 
@@ -39,7 +40,7 @@ class VAEOutput:
         return -(self.recon + self.kl)
 
 
-class VAE(GenerativeModel):
+class VAE(LeanHooks, GenerativeModel):
     """A VAE on any lit_gen data set.
 
     Args:
@@ -97,8 +98,9 @@ class VAE(GenerativeModel):
         self._make_optimizer = optimizer
         self._make_lr_scheduler = lr_scheduler
         self.lr_scheduler_monitor = lr_scheduler_monitor
-        # training metrics are summed in a tensor and logged once per epoch (see metrics/running.py)
-        self._train_means = EpochMeans(["elbo", "recon", "kl"])
+        # training metrics are summed in a tensor and logged once per epoch (see metrics/running.py); the ELBO
+        # is −(recon + kl), so its epoch mean follows from theirs
+        self._train_means = EpochMeans(["recon", "kl"])
 
     # --- the model ---------------------------------------------------------------------------------------
 
@@ -133,7 +135,8 @@ class VAE(GenerativeModel):
         decoded = self.decoder(z)
         recon = -self.likelihood.log_prob(decoded, x)
         kl = kl_to_standard_normal(mu, log_var)
-        loss = (recon + self.current_beta() * kl).mean()
+        beta = self.current_beta()
+        loss = (recon + (kl if beta == 1.0 else beta * kl)).mean()  # β = 1: no multiply by one, forward or backward
         return VAEOutput(loss, recon, kl, z, mu, log_var, decoded)
 
     def log_marginal_likelihood(self, x: Tensor, num_samples: int | None = None) -> Tensor:
@@ -148,7 +151,7 @@ class VAE(GenerativeModel):
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         out = self(self.prepare(batch))
-        self._train_means.update(out.elbo, out.recon, out.kl)
+        self._train_means.update(out.recon, out.kl)
         return out.loss
 
     def on_validation_epoch_start(self) -> None:
@@ -158,6 +161,8 @@ class VAE(GenerativeModel):
     def on_train_epoch_end(self) -> None:
         self.check_training_is_finite(self._train_means)
         means = self._train_means.compute_and_reset()
+        if means:
+            means = {"elbo": -(means["recon"] + means["kl"]), **means}
         self.log_dict({f"train/{name}": value for name, value in means.items()}, prog_bar=True, sync_dist=True)
 
     def validation_step(self, batch: Tensor, batch_idx: int) -> None:
