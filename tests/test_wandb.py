@@ -322,3 +322,25 @@ def test_sweep_summary_run_holds_a_table_of_every_trial(wandb_env):
     assert table["data"] == [[0, "COMPLETE", 1.5, 12.5, 0, '{"0": 2.0, "1": 1.5}', 4, 1e-3, '{"val/nll_iw": 1.5}', 0],
                              [1, "PRUNED", None, 3.0, 1, '{"0": 9.0}', 8, None, None, 1]]
     assert summary(records)["n_trials"] == 2 and summary(records)["states"] == {"COMPLETE": 1, "PRUNED": 1}
+
+
+@pytest.mark.slow
+def test_a_real_sweep_gives_one_w_and_b_run_per_trial_in_the_study_s_group(wandb_env):
+    from tests.sweep_helpers import run_sweep_cli, write_spec
+
+    spec = write_spec(wandb_env, name="wandb_sweep", n_trials=2, config=[EXPERIMENT, WANDB],
+                      space={"model.init_args.latent_dim": {"type": "categorical", "choices": [3, 5]}},
+                      enqueue=[{"model.init_args.latent_dim": 3}, {"model.init_args.latent_dim": 5}],
+                      limits={"max_epochs": 1})
+    result = run_sweep_cli("run", str(spec), "--workers", "2", cwd=wandb_env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = wandb_env / "sweep" / "trials"
+    infos = {path.name: [run_info(records) for records in records_of(path)] for path in sorted(trials.iterdir())}
+    assert sorted(infos) == ["trial-0", "trial-1"] and all(len(parts) == 1 for parts in infos.values())
+    assert {parts[0].run_group for parts in infos.values()} == {"wandb_sweep"}
+    assert {name: parts[0].run_id for name, parts in infos.items()} == {
+        "trial-0": "wandb_sweep-trial-0", "trial-1": "wandb_sweep-trial-1"}
+    latent = {name: config(records_of(trials / name)[0])["trial"]["params"]["model.init_args.latent_dim"]
+              for name in infos}
+    assert sorted(latent.values()) == [3, 5]
+    assert all(history(records_of(trials / name)[0]) for name in infos)  # the forked trials wrote their files out
