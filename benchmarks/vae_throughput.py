@@ -10,7 +10,8 @@ configuration is timed `--repeats` times, alternating which runs first; the medi
 
 The plain loop runs as it would in a program that never imported Lightning: `import lightning` sets
 PYTORCH_NVML_BASED_CUDA_CHECK=1 for the whole process, which on a machine with a CUDA build of torch but no NVIDIA
-driver makes every `optimizer.step()` try (and fail) to load libnvidia-ml, ~40 µs a step.
+driver makes every `optimizer.step()` try (and fail) to load libnvidia-ml: 0.22 ms of the digits MLP's 2 ms step.
+(lit_gen's models drop the variable where NVML cannot load; see lit_gen/cuda_probe.py.)
 
     python benchmarks/vae_throughput.py [--epochs 20] [--conv_epochs 3] [--repeats 3] [--threads 2] [--models mlp]
 
