@@ -37,6 +37,7 @@ from lightning.pytorch.strategies import Strategy
 from lightning.pytorch.trainer.connectors.logger_connector.logger_connector import _LoggerConnector
 
 from lit_gen.callbacks import default_callbacks
+from lit_gen.null_profiler import NullProfiler
 from lit_gen.metrics.likelihood import kl_to_standard_normal
 from lit_gen.metrics.running import EpochMeans
 from lit_gen.models import VAE
@@ -129,7 +130,7 @@ def lit_gen_step(network: str, data, epochs: int) -> dict[str, float]:
     window = Window()
     with tempfile.TemporaryDirectory() as root:
         Trainer(max_epochs=epochs, default_root_dir=root, callbacks=[window, *default_callbacks()], limit_val_batches=0,
-                enable_checkpointing=False, num_sanity_val_steps=0, enable_model_summary=False,
+                enable_checkpointing=False, num_sanity_val_steps=0, enable_model_summary=False, profiler=NullProfiler(),
                 logger=True).fit(bench.build_model(network, data), datamodule=data)
     return {part: t / (window.steps - bench.WARMUP_STEPS) for part, t in window.totals.items()}
 

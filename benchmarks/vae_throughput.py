@@ -39,6 +39,7 @@ from lit_gen.callbacks import default_callbacks
 from lit_gen.data import DigitsDataModule, InMemoryDataModule
 from lit_gen.metrics.likelihood import kl_to_standard_normal
 from lit_gen.models import VAE, GaussianLikelihood
+from lit_gen.null_profiler import NullProfiler
 
 
 class Synthetic28(InMemoryDataModule):
@@ -91,7 +92,7 @@ def run_lit_gen(network: str, data: InMemoryDataModule, epochs: int) -> float:
     with tempfile.TemporaryDirectory() as root:
         trainer = Trainer(
             max_epochs=epochs, default_root_dir=root, callbacks=[timer, *default_callbacks()], limit_val_batches=0,
-            enable_checkpointing=False, num_sanity_val_steps=0, enable_model_summary=False,
+            enable_checkpointing=False, num_sanity_val_steps=0, enable_model_summary=False, profiler=NullProfiler(),
             logger=True,  # lightning's default logger (CSV here) — logging on, as lit_gen runs by default
         )
         trainer.fit(model, datamodule=data)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from lightning.pytorch import LightningModule
 from torch import Tensor
 
 from lit_gen.errors import LitGenError
 from lit_gen.metrics.running import EpochMeans
+from lit_gen.models.lean_hooks import LeanHooks
 
 
-class GenerativeModel(LightningModule):
+class GenerativeModel(LeanHooks):
     """Base of the VAE and the GAN. Callbacks and commands rely only on this interface:
     `latent_dim`, `sample(n)`, `decode(z)`, and `data_shape` / `levels` of the data it models."""
 

@@ -20,7 +20,6 @@ from torch.distributions import Normal
 from lit_gen.metrics.likelihood import bits_per_dim, iwae_log_likelihood, kl_to_standard_normal
 from lit_gen.metrics.running import EpochMeans
 from lit_gen.models.base import GenerativeModel
-from lit_gen.models.lean_hooks import LeanHooks
 from lit_gen.models.likelihoods import GaussianLikelihood, Likelihood
 from lit_gen.nets import Architecture, build_decoder, build_encoder
 
@@ -40,7 +39,7 @@ class VAEOutput:
         return -(self.recon + self.kl)
 
 
-class VAE(LeanHooks, GenerativeModel):
+class VAE(GenerativeModel):
     """A VAE on any lit_gen data set.
 
     Args:
