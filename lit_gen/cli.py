@@ -27,7 +27,6 @@ from lit_gen.checkpoints import read_checkpoint
 from lit_gen.data.base import InMemoryDataModule
 from lit_gen.errors import LitGenError
 from lit_gen.models.base import GenerativeModel
-from lit_gen.null_profiler import NullProfiler
 from lit_gen.sweep.identity import current_trial
 
 #: lit_gen's own sub-commands beside LightningCLI's fit/validate/test, imported only when used
@@ -72,7 +71,7 @@ class LitGenCLI(LightningCLI):
                 "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger",
                            "init_args": {"save_dir": "runs", "name": "lit_gen"}},
                 "callbacks": default_callbacks(),
-                "profiler": NullProfiler(),
+                "profiler": {"class_path": "lit_gen.null_profiler.NullProfiler"},
             },
             args=args,
             parser_class=LitGenArgumentParser,
