@@ -183,7 +183,8 @@ def _epochs(path: Path) -> set[int]:
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux only")
 def test_the_worker_stopped_by_ctrl_c_hands_its_trial_on_at_once(tmp_path):
     spec = write_spec(tmp_path, n_trials=1, space={LR: {"type": "categorical", "choices": [GOOD_LR]}},
-                      limits={"max_epochs": 30})
+                      limits={"max_epochs": 200},  # full epochs: still training when the signal comes
+                      overrides=[o for o in TINY_OVERRIDES if "limit_train_batches" not in o])
     process = subprocess.Popen([sys.executable, "-m", "lit_gen.cli", "sweep", "run", str(spec)], cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     checkpoint = tmp_path / "sweep" / "trials" / "trial-0" / "checkpoints" / "last.ckpt"

@@ -50,6 +50,7 @@ from lit_gen.sweep.spec import SweepSpec
 REQUEUE_GRACE = 1800.0  # seconds a requeued SLURM job may take to come back before its trials count as stale
 REQUEUE_WAIT = 120.0  # seconds to wait for SLURM to stop a job whose trial asked for a requeue
 POLL_SECONDS = 2.0  # how often an idle worker looks for a free slot
+STOP_CHECK_SECONDS = 0.5  # how often a worker waiting for its trial checks whether it was told to stop
 
 
 class SweepStopped(LitGenError):
@@ -199,14 +200,17 @@ class Worker:
         ))
         wall = self.spec.limits.wall_time
         hard_limit = 1.5 * wall + 60 if wall else None  # Lightning stops at `wall`; this catches a hung process
+        next_beat = started + self.spec.faults.heartbeat_interval
         while True:
-            code = process.wait(self.spec.faults.heartbeat_interval)
+            code = process.wait(STOP_CHECK_SECONDS)  # short, so that Ctrl-C acts at once
             if code is not None:
                 break
-            storage.set_trial_user_attr(trial_id, "heartbeat", time.time())
             if self.context.stop.is_set():
                 process.kill()
                 return FitOutcome("interrupted", message="the worker was stopped")
+            if time.monotonic() >= next_beat:
+                storage.set_trial_user_attr(trial_id, "heartbeat", time.time())
+                next_beat += self.spec.faults.heartbeat_interval
             if hard_limit and time.monotonic() - started > hard_limit:
                 process.kill()
                 return FitOutcome("timed_out", message=f"still running after {hard_limit:.0f} s "
