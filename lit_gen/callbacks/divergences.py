@@ -31,6 +31,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 from torch import Tensor
 
 from lit_gen.callbacks.metrics_json import MetricsJson, update_meta
+from lit_gen.callbacks.schedule import validation_due
 from lit_gen.metrics.divergences import Estimate, data_model_divergences, fit_kde
 
 #: the estimates logged (`nll` is left to the models' own `nll_iw`; compare shows it)
@@ -181,13 +182,8 @@ class Divergences(Callback):
         self._provenance: dict[str, dict[str, Any]] = {}
 
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if trainer.sanity_checking:
-            return
-        if trainer.state.fn == TrainerFn.FITTING and (
-            self.every_n_epochs < 1 or (trainer.current_epoch + 1) % self.every_n_epochs
-        ):
-            return
-        self._evaluate(trainer, pl_module, "val")
+        if validation_due(trainer, self.every_n_epochs):
+            self._evaluate(trainer, pl_module, "val")
 
     def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._evaluate(trainer, pl_module, "test")

@@ -26,6 +26,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 from torch import Tensor
 
 from lit_gen.callbacks.metrics_json import MetricsJson, update_meta
+from lit_gen.callbacks.schedule import validation_due
 from lit_gen.features.auto import find_or_train
 from lit_gen.features.store import check_matches_data, load_classifier
 from lit_gen.metrics.backbones import Backbone, DomainBackbone, InceptionBackbone, real_intensities
@@ -133,13 +134,8 @@ class ImageQuality(Callback):
     # --- when ----------------------------------------------------------------------------------------------
 
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if trainer.sanity_checking or self._backbone is None:
-            return
-        if trainer.state.fn == TrainerFn.FITTING and (
-            self.every_n_epochs < 1 or (trainer.current_epoch + 1) % self.every_n_epochs
-        ):
-            return
-        self._evaluate(trainer, pl_module, "val")
+        if self._backbone is not None and validation_due(trainer, self.every_n_epochs):
+            self._evaluate(trainer, pl_module, "val")
 
     def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self._backbone is not None:

@@ -13,11 +13,11 @@ import shutil
 import signal
 import sys
 import threading
-from typing import Any
 
 from lit_gen.errors import LitGenError
 from lit_gen.sweep.fit_run import fit_arguments, log_tail
 from lit_gen.sweep.launch import FitRequest, ForkServerLauncher, SubprocessLauncher, make_launcher
+from lit_gen.sweep.results import short_value
 from lit_gen.sweep.spec import SweepSpec
 from lit_gen.sweep.storage import masked, open_storage, resolve_storage_url
 from lit_gen.sweep.worker import SweepContext, SweepStopped, Worker, default_worker_id, slot_counts
@@ -158,14 +158,11 @@ def print_best(study, spec: SweepSpec) -> None:
     se = best.user_attrs.get("value_se")
     value = f"{best.value:.6g}" + (f" ± {se:.2g}" if se is not None else "")
     lines = [f"best trial {best.user_attrs.get('root_number', best.number)}: {spec.metric} = {value}"]
-    lines += [f"  {name} = {_short(v)}" for name, v in best.params.items()]
+    lines += [f"  {name} = {short_value(v)}" for name, v in best.params.items()]
     lines.append(f"  run directory: {best.user_attrs.get('run_dir') or best.user_attrs.get('sweep_dir')}")
     lines.append(f"  reproduce: lit-gen sweep best {spec.path} --export best.yaml && lit-gen fit --config best.yaml")
     print("\n".join(lines), flush=True)
 
-
-def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _threads_per_trial(workers: int) -> int:

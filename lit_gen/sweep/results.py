@@ -46,7 +46,7 @@ def status_text(study, spec: SweepSpec, n_trials: int) -> str:
         se = best.user_attrs.get("value_se")
         lines.append(f"best: trial {best.user_attrs.get('root_number', best.number)}, {spec.metric} = {best.value:.6g}"
                      + (f" ± {se:.2g}" if se is not None else ""))
-        lines += [f"  {k} = {_short(v)}" for k, v in best.params.items()]
+        lines += [f"  {k} = {short_value(v)}" for k, v in best.params.items()]
     now = time.time()
     running = [r for r in rows if r["state"] == "RUNNING"]
     if running:
@@ -106,5 +106,6 @@ def export_best(study, spec: SweepSpec, out: Path) -> Path:
     return out
 
 
-def _short(value: Any) -> str:
+def short_value(value: Any) -> str:
+    """A sampled value for a line of output: floats to 4 significant digits."""
     return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -45,6 +45,7 @@ from lit_gen.sweep.fit_run import (
 )
 from lit_gen.sweep.identity import STORAGE_ENV, TRIAL_ENV, TrialIdentity
 from lit_gen.sweep.launch import FitRequest
+from lit_gen.sweep.results import short_value
 from lit_gen.sweep.spec import SweepSpec
 
 REQUEUE_GRACE = 1800.0  # seconds a requeued SLURM job may take to come back before its trials count as stale
@@ -105,7 +106,6 @@ class Worker:
         self.context = context
         self.worker_id = worker_id
         self.spec = context.spec
-        self.current: int | None = None  # trial id of the trial this worker runs now
 
     # --- the loop ------------------------------------------------------------------------------------------
 
@@ -151,27 +151,23 @@ class Worker:
         for key, value in {"root_number": root, "attempt": attempt, "worker": self.worker_id,
                            "heartbeat": time.time(), "sweep_dir": str(self.spec.sweep_dir)}.items():
             storage.set_trial_user_attr(trial_id, key, value)
-        self.current = trial_id
-        try:
-            seeds = self.spec.seeds or [None]
-            outcomes: list[FitOutcome] = []
-            for index, seed in enumerate(seeds):
-                identity = TrialIdentity(
-                    study_name=self.spec.name, number=number, trial_id=trial_id, root_number=root, attempt=attempt,
-                    seed=seed, params=params,
-                    # the pruner judges the first seed's curve; later seeds only add to the score
-                    report={"metric": self.spec.metric, "pruner": self.spec.pruner} if index == 0 else None,
-                )
+        seeds = self.spec.seeds or [None]
+        outcomes: list[FitOutcome] = []
+        for index, seed in enumerate(seeds):
+            identity = TrialIdentity(
+                study_name=self.spec.name, number=number, trial_id=trial_id, root_number=root, attempt=attempt,
+                seed=seed, params=params,
+                # the pruner judges the first seed's curve; later seeds only add to the score
+                report={"metric": self.spec.metric, "pruner": self.spec.pruner} if index == 0 else None,
+            )
+            outcome = self._run_fit(trial_id, identity)
+            while outcome.kind == "requeued" and not self.context.stop.wait(REQUEUE_WAIT):
+                # SLURM should have stopped this job by now; it did not requeue, so resume here
                 outcome = self._run_fit(trial_id, identity)
-                while outcome.kind == "requeued" and not self.context.stop.wait(REQUEUE_WAIT):
-                    # SLURM should have stopped this job by now; it did not requeue, so resume here
-                    outcome = self._run_fit(trial_id, identity)
-                outcomes.append(outcome)
-                if outcome.kind != "complete":
-                    break
-            self._tell(number, trial_id, outcomes, params)
-        finally:
-            self.current = None
+            outcomes.append(outcome)
+            if outcome.kind != "complete":
+                break
+        self._tell(number, trial_id, outcomes, params)
 
     def _run_fit(self, trial_id: int, identity: TrialIdentity) -> FitOutcome:
         run_dir = self.spec.sweep_dir / "trials" / identity.run_name
@@ -232,7 +228,7 @@ class Worker:
 
         study, storage = self.context.study, self.context.storage
         last = outcomes[-1]
-        values = ", ".join(f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in params.items())
+        values = ", ".join(f"{k.rsplit('.', 1)[-1]}={short_value(v)}" for k, v in params.items())
         shown = f" {self.spec.metric}={last.value:.6g}" if last.value is not None else ""
         why = f": {last.message.splitlines()[0]}" if last.message else ""
         print(f"trial {number} {last.kind}{shown} ({values}){why}", flush=True)
@@ -268,7 +264,7 @@ class Worker:
         if self.context.requeue_mode:
             self.context.storage.set_trial_user_attr(trial_id, "requeued_at", time.time())
             return
-        trial = self.context.study._storage.get_trial(trial_id)
+        trial = self.context.storage.get_trial(trial_id)
         self._retry(trial, "interrupted", f"worker {self.worker_id} was stopped ({why})")
 
     # --- stale trials --------------------------------------------------------------------------------------
@@ -278,9 +274,7 @@ class Worker:
 
         now = time.time()
         for trial in trials:
-            if trial.state != TrialState.RUNNING or trial._trial_id == self.current:
-                continue
-            if trial.user_attrs.get("worker") == self.worker_id:
+            if trial.state != TrialState.RUNNING or trial.user_attrs.get("worker") == self.worker_id:
                 continue  # mine: re-adopted at start, never stale to myself
             last = trial.user_attrs.get("heartbeat") or trial.datetime_start.timestamp()
             limit = self.spec.faults.stale_after
@@ -317,9 +311,6 @@ def _newer_hpc_checkpoint(run_dir: Path, since_monotonic: float) -> bool:
     started_wall = time.time() - (time.monotonic() - since_monotonic)
     return any(p.stat().st_mtime >= started_wall for p in run_dir.glob("hpc_ckpt_*.ckpt"))
 
-
-def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
