@@ -44,8 +44,10 @@ def run_sweep(seed: int, pruned: bool, args, folder: Path) -> dict:
     spec["limits"] = {"max_epochs": args.max_epochs}
     spec["sampler"] = {"name": "TPESampler", "n_startup_trials": args.startup_trials}
     if pruned:
-        spec["pruner"] = {"name": args.pruner, "n_startup_trials": args.startup_trials,
-                          "n_warmup_steps": args.warmup_epochs, **json.loads(args.pruner_args)}
+        spec["pruner"] = {"name": args.pruner, **json.loads(args.pruner_args)}
+        if args.pruner in ("MedianPruner", "PercentilePruner"):  # the pruners that judge against a warm-up
+            spec["pruner"] = {"n_startup_trials": args.startup_trials, "n_warmup_steps": args.warmup_epochs,
+                              **spec["pruner"]}
     else:
         spec["pruner"] = None
     spec["overrides"] = [*spec.get("overrides", []), "--image_quality.backbone=none",
@@ -84,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--startup_trials", type=int, default=5)
     parser.add_argument("--warmup_epochs", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--pruner", default="MedianPruner", help="MedianPruner or PercentilePruner (both take "
-                        "n_startup_trials and n_warmup_steps)")
+    parser.add_argument("--pruner", default="MedianPruner",
+                        help="a class of optuna.pruners; MedianPruner and PercentilePruner get --startup_trials and "
+                        "--warmup_epochs, the others (SuccessiveHalvingPruner, HyperbandPruner) only --pruner_args")
     parser.add_argument("--pruner_args", default="{}",
                         help='more pruner arguments as JSON, e.g. \'{"percentile": 25}\'')
     parser.add_argument("--smoke", action="store_true")

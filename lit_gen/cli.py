@@ -202,6 +202,25 @@ def main(argv: list[str] | None = None) -> None:
     except LitGenError as error:
         print(f"lit-gen: error: {error}", file=sys.stderr)
         raise SystemExit(1) from None
+    end_process_group()
+
+
+def end_process_group() -> None:
+    """Under DDP, close the process group once every rank is done, before the interpreter shuts down.
+
+    Left open, a gloo worker thread may drop its last collective's tensors after the main thread has begun to
+    finalize Python; the thread then cannot take the GIL, is unwound inside a noexcept destructor, and the process
+    aborts with "terminate called without an active exception" after its results were written (seen under srun,
+    where the abort marks a finished job FAILED). Destroying the group joins those threads first; the barrier keeps
+    one rank from closing its connections while another still waits on the last collective.
+    """
+    if "torch.distributed" not in sys.modules:
+        return  # torch was never loaded (a spec check, `--help`): nothing distributed ran
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

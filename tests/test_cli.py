@@ -148,3 +148,21 @@ def test_load_of_a_damaged_checkpoint_is_a_clear_error(in_tmp):
     (in_tmp / "bad.ckpt").write_text("garbage")
     with pytest.raises(lit_gen.errors.LitGenError, match="cannot be read"):
         lit_gen.load(in_tmp / "bad.ckpt")
+
+
+def test_the_process_group_is_closed_before_the_interpreter_exits():
+    """Under DDP, `lit-gen` destroys the process group (joining gloo's threads) before Python shuts down: a gloo
+    thread left running can abort a finished run at exit. One gloo rank stands in for a DDP run here."""
+    import torch.distributed as dist
+
+    from lit_gen.cli import end_process_group
+
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    try:
+        dist.broadcast(torch.zeros(3), src=0)  # a collective whose work a gloo thread finishes
+        end_process_group()
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    end_process_group()  # without a group: nothing to do

@@ -139,8 +139,11 @@ def slurm_cluster(tmp_path_factory):
     missing = missing_binaries()
     if missing:
         pytest.skip(f"SLURM binaries absent ({', '.join(missing)}): install them with .ci/install_slurm.sh")
-    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm_cluster"))
-    cluster.start()
+    try:
+        cluster = SlurmCluster(tmp_path_factory.mktemp("slurm_cluster")).start()
+    except RuntimeError as first:  # a daemon that died at start-up (seen once, after an interrupted run): once more
+        print(f"the test cluster did not start, trying again in a fresh folder: {first}")
+        cluster = SlurmCluster(tmp_path_factory.mktemp("slurm_cluster")).start()
     previous = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = str(cluster.conf)  # for lit_gen's sbatch/scontrol calls, and inherited by the jobs
     try:

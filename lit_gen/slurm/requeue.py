@@ -79,6 +79,9 @@ class SlurmRequeue(Callback):
         path = trainer.strategy.broadcast(path, src=0)  # one name, even if a rank lists the folder late
         for logger in trainer.loggers:
             logger.finalize("finished")  # flush metrics.csv before the job is stopped
+        if self.requeue:
+            # set on every rank before the barrier that ends save_checkpoint, so before rank 0 asks for the requeue
+            lightning_sigterm = signal.signal(signal.SIGTERM, _exit_on_sigterm)
         trainer.save_checkpoint(path)
         if trainer.is_global_zero:
             keep_csv_history(trainer, Path(path).stem)
@@ -98,3 +101,14 @@ class SlurmRequeue(Callback):
             # SLURM now ends every process of the job (SIGTERM, then SIGKILL) and starts the script again
             while True:
                 time.sleep(60)
+        signal.signal(signal.SIGTERM, lightning_sigterm)
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    """SIGTERM once the requeue is asked for: the checkpoint is saved on every rank, so leave at once.
+
+    Lightning's own SIGTERM handler runs a broadcast inside the handler. The requeue's SIGTERM reaches the ranks at
+    different points (one still in `scontrol`, another already in the broadcast of its result), so that broadcast
+    pairs with a different collective on the other rank and gloo aborts the process (seen on the test cluster).
+    """
+    os._exit(128 + signum)
