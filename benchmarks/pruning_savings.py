@@ -44,10 +44,7 @@ def run_sweep(seed: int, pruned: bool, args, folder: Path) -> dict:
     spec["limits"] = {"max_epochs": args.max_epochs}
     spec["sampler"] = {"name": "TPESampler", "n_startup_trials": args.startup_trials}
     if pruned:
-        spec["pruner"] = {"name": args.pruner, **json.loads(args.pruner_args)}
-        if args.pruner in ("MedianPruner", "PercentilePruner"):  # the pruners that judge against a warm-up
-            spec["pruner"] = {"n_startup_trials": args.startup_trials, "n_warmup_steps": args.warmup_epochs,
-                              **spec["pruner"]}
+        spec["pruner"] = pruner_spec(args)
     else:
         spec["pruner"] = None
     spec["overrides"] = [*spec.get("overrides", []), "--image_quality.backbone=none",
@@ -74,6 +71,14 @@ def run_sweep(seed: int, pruned: bool, args, folder: Path) -> dict:
             "pruned_trials": sum(t.state.name == "PRUNED" for t in trials)}
 
 
+def pruner_spec(args) -> dict:
+    spec = {"name": args.pruner, **json.loads(args.pruner_args)}
+    if args.pruner in ("MedianPruner", "PercentilePruner"):  # the pruners that judge against a warm-up
+        spec = {"name": args.pruner, "n_startup_trials": args.startup_trials, "n_warmup_steps": args.warmup_epochs,
+                **json.loads(args.pruner_args)}
+    return spec
+
+
 def se(values: list[float]) -> float:
     return statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else float("nan")
 
@@ -97,9 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         args.seeds, args.n_trials, args.max_epochs, args.startup_trials, args.warmup_epochs = [0], 3, 2, 1, 0
 
     folder = Path(tempfile.mkdtemp(prefix="pruning_savings_"))
+    pruner = {k: v for k, v in pruner_spec(args).items() if k != "name"}
     print(f"σ sweep, seeds {args.seeds}, {args.n_trials} trials of ≤ {args.max_epochs} epochs, {args.workers} "
-          f"workers, pruner {args.pruner}(n_startup_trials={args.startup_trials}, n_warmup_steps="
-          f"{args.warmup_epochs}, {args.pruner_args}), load average {os.getloadavg()[0]:.2f}; runs in {folder}")
+          f"workers, pruner {args.pruner}({', '.join(f'{k}={v}' for k, v in pruner.items())}), load average "
+          f"{os.getloadavg()[0]:.2f}; runs in {folder}")
     print(f"{'seed':>4} {'pruner':>7} {'best val/nll_iw':>16} {'epochs to best':>15} {'total epochs':>13} "
           f"{'pruned':>7} {'wall':>7}")
     results: dict[bool, list[dict]] = {True: [], False: []}

@@ -199,3 +199,34 @@ def test_the_worker_stopped_by_ctrl_c_hands_its_trial_on_at_once(tmp_path):
     assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
     assert trials[0].user_attrs["failure"] == "interrupted" and trials[1].user_attrs["retry_of"] == 0
     assert _no_processes_left(tmp_path)
+
+
+@pytest.mark.parametrize("asked_for_requeue", [False, True])
+def test_a_slurm_worker_keeps_only_a_trial_that_asked_for_a_requeue(tmp_path, asked_for_requeue):
+    """A SLURM worker ended by SIGTERM: a trial that saved an hpc checkpoint (and asked SLURM to requeue the job)
+    stays RUNNING for the requeued job to re-adopt; any other (time limit without warning, scancel) is handed on
+    as a retry at once, since no requeued job may come back for it."""
+    spec = write_spec(tmp_path, n_trials=1, space={LR: {"type": "categorical", "choices": [GOOD_LR]}},
+                      limits={"max_epochs": 200},
+                      overrides=[o for o in TINY_OVERRIDES if "limit_train_batches" not in o])
+    env = {**os.environ, "LIT_GEN_WORKER_ID": "slurm-7_0", "SLURM_JOB_ID": "7"}  # what the sbatch script sets
+    process = subprocess.Popen([sys.executable, "-m", "lit_gen.cli", "sweep", "run", str(spec)], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    run_dir = tmp_path / "sweep" / "trials" / "trial-0"
+    deadline = time.monotonic() + 240
+    while not (run_dir / "checkpoints" / "last.ckpt").exists():
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.2)
+    if asked_for_requeue:  # what SlurmRequeue saves on SIGUSR1 before it runs `scontrol requeue`
+        (run_dir / "hpc_ckpt_1.ckpt").write_bytes((run_dir / "checkpoints" / "last.ckpt").read_bytes())
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    trials = load_trials(spec)
+    if asked_for_requeue:
+        [trial] = trials
+        assert trial.state.name == "RUNNING" and trial.user_attrs["requeued_at"] > 0
+    else:
+        assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
+        assert trials[0].user_attrs["failure"] == "interrupted" and trials[1].user_attrs["retry_of"] == 0
+    assert _no_processes_left(tmp_path)

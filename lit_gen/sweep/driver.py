@@ -111,7 +111,8 @@ def run_sweep(spec: SweepSpec, n_trials: int | None = None, workers: int = 1, st
 
     done = slot_counts(study.get_trials(deepcopy=False)).done
     if stopped_by:
-        how = "left RUNNING for the requeued job" if on_slurm else "handed on as retries"
+        how = ("handed on as retries, or left RUNNING for this job's requeue when they asked for one" if on_slurm
+               else "handed on as retries")
         print(f"sweep {spec.name}: stopped by signal {stopped_by[0]}; {done}/{n_trials} trials done, unfinished "
               f"trials {how}; run the same command again to continue", file=sys.stderr, flush=True)
         return 128 + stopped_by[0]

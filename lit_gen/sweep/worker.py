@@ -18,8 +18,11 @@ Faults.
   and `retry_of`, which resumes from the original's checkpoint in the original's run directory, up to
   `faults.max_retries` times.
 - The worker is stopped (Ctrl-C, SIGTERM): it kills its trials and hands them on as retries at once. On SLURM,
-  where a preempted job comes back with the same worker id, it leaves them RUNNING, marked `requeued_at`; the
-  requeued worker re-adopts them, and stale detection waits `requeue_grace` longer before it steps in.
+  a trial that saved an hpc checkpoint and asked for a requeue (SIGUSR1 before the time limit) is left RUNNING,
+  marked `requeued_at`: the job comes back with the same worker id, which re-adopts it, and stale detection waits
+  `requeue_grace` longer before it steps in. A trial stopped without that (the time limit reached by a trial that
+  started after the warning, `scancel`, preemption) is handed on as a retry like anywhere else, since no requeued
+  job may come back for it.
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ class SweepContext:
     launcher: Any
     threads: int
     stop: threading.Event
-    requeue_mode: bool = False  # True on SLURM: on SIGTERM leave trials RUNNING for the requeued job
+    requeue_mode: bool = False  # True on SLURM: a trial that asked for a requeue is left RUNNING for it
     extra_args: tuple[str, ...] = ()  # fit arguments from the cluster profile ($LIT_GEN_TRIAL_OVERRIDES)
 
     @property
@@ -203,6 +206,8 @@ class Worker:
                 break
             if self.context.stop.is_set():
                 process.kill()
+                if self.context.requeue_mode and _newer_hpc_checkpoint(run_dir, started):
+                    return FitOutcome("requeued", message="SLURM requeue")  # the trial asked for the job's requeue
                 return FitOutcome("interrupted", message="the worker was stopped")
             if time.monotonic() >= next_beat:
                 storage.set_trial_user_attr(trial_id, "heartbeat", time.time())
@@ -261,7 +266,7 @@ class Worker:
 
     def _hand_on(self, trial_id: int, number: int, why: str) -> None:
         """The worker stops while the trial is unfinished: leave it for the requeued job, or retry it now."""
-        if self.context.requeue_mode:
+        if why == "requeued":
             self.context.storage.set_trial_user_attr(trial_id, "requeued_at", time.time())
             return
         trial = self.context.storage.get_trial(trial_id)
