@@ -367,3 +367,19 @@ def test_sweep_trial_preempted_by_usr1_resumes_in_its_run_directory(preempted_sw
     assert f"requeued SLURM job {worker}" in log
     assert_resumed(run_dir, log, max_epochs=3, previous_csv=run_dir / "metrics.attempt-0.csv")
     print(f"sweep of 2 trials with one requeue: {preempted_sweep['seconds']:.0f} s")
+
+
+def test_the_template_is_installed_with_the_package(tmp_path):
+    """A profile of the user's own, away from this repository, renders with the template lit_gen installs (a
+    non-editable install has no repository `slurm/` folder); one beside the profile takes its place."""
+    import lit_gen.slurm.render as render
+
+    profile_path = tmp_path / "cluster.yaml"
+    profile_path.write_text("devices: 2\naccelerator: cpu\n")
+    profile = load_profile(profile_path)
+    installed = render.template_path(profile)
+    assert installed.parent == Path(render.__file__).parent and installed.is_file()
+    assert installed.resolve() == (REPO / "slurm" / "template.sbatch").resolve()  # the repository's link
+    own = tmp_path / "template.sbatch"
+    own.write_text(installed.read_text())
+    assert render.template_path(load_profile(profile_path)) == own

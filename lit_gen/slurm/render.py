@@ -14,7 +14,6 @@ from pathlib import Path
 from lit_gen.errors import LitGenError
 from lit_gen.slurm.profile import ClusterProfile
 
-REPO_SLURM_DIR = Path(__file__).resolve().parents[2] / "slurm"
 TEMPLATE_NAME = "template.sbatch"
 
 
@@ -23,11 +22,12 @@ def q(value: object) -> str:
 
 
 def template_path(profile: ClusterProfile) -> Path:
-    """The profile's `template`, else template.sbatch beside the profile, else the one in lit_gen's slurm/."""
+    """The profile's `template`, else template.sbatch beside the profile (your own copy to edit), else the one
+    installed with lit_gen (`slurm/template.sbatch` of the repository links to it)."""
     if profile.template is not None:
         return profile.template
     candidates = ([profile.path.parent / TEMPLATE_NAME] if profile.path is not None else []) + [
-        REPO_SLURM_DIR / TEMPLATE_NAME]
+        Path(__file__).with_name(TEMPLATE_NAME)]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
