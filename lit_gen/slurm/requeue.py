@@ -79,9 +79,6 @@ class SlurmRequeue(Callback):
         path = trainer.strategy.broadcast(path, src=0)  # one name, even if a rank lists the folder late
         for logger in trainer.loggers:
             logger.finalize("finished")  # flush metrics.csv before the job is stopped
-        if self.requeue:
-            # set on every rank before the barrier that ends save_checkpoint, so before rank 0 asks for the requeue
-            lightning_sigterm = signal.signal(signal.SIGTERM, _exit_on_sigterm)
         trainer.save_checkpoint(path)
         if trainer.is_global_zero:
             keep_csv_history(trainer, Path(path).stem)
@@ -90,6 +87,10 @@ class SlurmRequeue(Callback):
         if not self.requeue:
             trainer.should_stop = True
             return
+        # the checkpoint is saved on every rank: from here on the requeue's SIGTERM ends a rank at once, and the
+        # barrier makes sure every rank has that handler before rank 0 asks for the requeue
+        lightning_sigterm = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        trainer.strategy.barrier("lit_gen_requeue")
         ok = False
         if trainer.is_global_zero:
             job_id = slurm_job_id()
@@ -105,7 +106,7 @@ class SlurmRequeue(Callback):
 
 
 def _exit_on_sigterm(signum, frame) -> None:
-    """SIGTERM once the requeue is asked for: the checkpoint is saved on every rank, so leave at once.
+    """SIGTERM once the requeue is about to be asked for: the checkpoint is saved, so leave at once.
 
     Lightning's own SIGTERM handler runs a broadcast inside the handler. The requeue's SIGTERM reaches the ranks at
     different points (one still in `scontrol`, another already in the broadcast of its result), so that broadcast
