@@ -72,11 +72,10 @@ def run_sweep(seed: int, pruned: bool, args, folder: Path) -> dict:
 
 
 def pruner_spec(args) -> dict:
-    spec = {"name": args.pruner, **json.loads(args.pruner_args)}
+    warmup = {}
     if args.pruner in ("MedianPruner", "PercentilePruner"):  # the pruners that judge against a warm-up
-        spec = {"name": args.pruner, "n_startup_trials": args.startup_trials, "n_warmup_steps": args.warmup_epochs,
-                **json.loads(args.pruner_args)}
-    return spec
+        warmup = {"n_startup_trials": args.startup_trials, "n_warmup_steps": args.warmup_epochs}
+    return {"name": args.pruner, **warmup, **json.loads(args.pruner_args)}
 
 
 def se(values: list[float]) -> float:

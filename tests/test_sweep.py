@@ -180,18 +180,26 @@ def _epochs(path: Path) -> set[int]:
     return {int(float(row["epoch"])) for row in csv.DictReader(open(path)) if row.get("epoch")}
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux only")
-def test_the_worker_stopped_by_ctrl_c_hands_its_trial_on_at_once(tmp_path):
-    spec = write_spec(tmp_path, n_trials=1, space={LR: {"type": "categorical", "choices": [GOOD_LR]}},
+def start_one_long_trial(folder: Path, env: dict[str, str] | None = None):
+    """`lit-gen sweep run` of one trial that trains far longer than a test waits, returned once its first epoch is
+    saved: (spec, driver process, the trial's run directory)."""
+    spec = write_spec(folder, n_trials=1, space={LR: {"type": "categorical", "choices": [GOOD_LR]}},
                       limits={"max_epochs": 200},  # full epochs: still training when the signal comes
                       overrides=[o for o in TINY_OVERRIDES if "limit_train_batches" not in o])
-    process = subprocess.Popen([sys.executable, "-m", "lit_gen.cli", "sweep", "run", str(spec)], cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    checkpoint = tmp_path / "sweep" / "trials" / "trial-0" / "checkpoints" / "last.ckpt"
+    process = subprocess.Popen([sys.executable, "-m", "lit_gen.cli", "sweep", "run", str(spec)], cwd=folder,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, **(env or {})})
+    run_dir = folder / "sweep" / "trials" / "trial-0"
     deadline = time.monotonic() + 240
-    while not checkpoint.exists():
+    while not (run_dir / "checkpoints" / "last.ckpt").exists():
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.2)
+    return spec, process, run_dir
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux only")
+def test_the_worker_stopped_by_ctrl_c_hands_its_trial_on_at_once(tmp_path):
+    spec, process, _ = start_one_long_trial(tmp_path)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 128 + signal.SIGINT and "run the same command again" in stderr
@@ -206,17 +214,8 @@ def test_a_slurm_worker_keeps_only_a_trial_that_asked_for_a_requeue(tmp_path, as
     """A SLURM worker ended by SIGTERM: a trial that saved an hpc checkpoint (and asked SLURM to requeue the job)
     stays RUNNING for the requeued job to re-adopt; any other (time limit without warning, scancel) is handed on
     as a retry at once, since no requeued job may come back for it."""
-    spec = write_spec(tmp_path, n_trials=1, space={LR: {"type": "categorical", "choices": [GOOD_LR]}},
-                      limits={"max_epochs": 200},
-                      overrides=[o for o in TINY_OVERRIDES if "limit_train_batches" not in o])
-    env = {**os.environ, "LIT_GEN_WORKER_ID": "slurm-7_0", "SLURM_JOB_ID": "7"}  # what the sbatch script sets
-    process = subprocess.Popen([sys.executable, "-m", "lit_gen.cli", "sweep", "run", str(spec)], cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    run_dir = tmp_path / "sweep" / "trials" / "trial-0"
-    deadline = time.monotonic() + 240
-    while not (run_dir / "checkpoints" / "last.ckpt").exists():
-        assert time.monotonic() < deadline and process.poll() is None
-        time.sleep(0.2)
+    # what the sbatch script sets
+    spec, process, run_dir = start_one_long_trial(tmp_path, {"LIT_GEN_WORKER_ID": "slurm-7_0", "SLURM_JOB_ID": "7"})
     if asked_for_requeue:  # what SlurmRequeue saves on SIGUSR1 before it runs `scontrol requeue`
         (run_dir / "hpc_ckpt_1.ckpt").write_bytes((run_dir / "checkpoints" / "last.ckpt").read_bytes())
     process.send_signal(signal.SIGTERM)

@@ -165,7 +165,6 @@ def print_best(study, spec: SweepSpec) -> None:
     print("\n".join(lines), flush=True)
 
 
-
 def _threads_per_trial(workers: int) -> int:
     cpus = int(os.environ.get("SLURM_CPUS_PER_TASK", 0)) or len(os.sched_getaffinity(0))
     return max(1, cpus // workers)

@@ -206,8 +206,8 @@ class Worker:
                 break
             if self.context.stop.is_set():
                 process.kill()
-                if self.context.requeue_mode and _newer_hpc_checkpoint(run_dir, started):
-                    return FitOutcome("requeued", message="SLURM requeue")  # the trial asked for the job's requeue
+                if self._asked_for_requeue(run_dir, started):
+                    return FitOutcome("requeued", message="SLURM requeue")
                 return FitOutcome("interrupted", message="the worker was stopped")
             if time.monotonic() >= next_beat:
                 storage.set_trial_user_attr(trial_id, "heartbeat", time.time())
@@ -221,10 +221,14 @@ class Worker:
         if outcome.fit_seconds is not None:
             storage.set_trial_user_attr(trial_id, "fit_seconds", outcome.fit_seconds)
             storage.set_trial_user_attr(trial_id, "overhead_seconds", round(wall_seconds - outcome.fit_seconds, 3))
-        if outcome.kind == "crashed" and self.context.requeue_mode and _newer_hpc_checkpoint(run_dir, started):
-            # Lightning saved an hpc checkpoint and asked SLURM to requeue the job: wait to be stopped
-            return FitOutcome("requeued", message="SLURM requeue")
+        if outcome.kind == "crashed" and self._asked_for_requeue(run_dir, started):
+            return FitOutcome("requeued", message="SLURM requeue")  # and SLURM stops this job: wait for it
         return outcome
+
+    def _asked_for_requeue(self, run_dir: Path, started: float) -> bool:
+        """On SLURM, whether the trial saved an hpc checkpoint since it started, which it does just before it asks
+        SLURM to requeue the job (lit_gen.slurm.requeue.SlurmRequeue)."""
+        return self.context.requeue_mode and _newer_hpc_checkpoint(run_dir, started)
 
     # --- results -------------------------------------------------------------------------------------------
 
@@ -315,7 +319,6 @@ class Worker:
 def _newer_hpc_checkpoint(run_dir: Path, since_monotonic: float) -> bool:
     started_wall = time.time() - (time.monotonic() - since_monotonic)
     return any(p.stat().st_mtime >= started_wall for p in run_dir.glob("hpc_ckpt_*.ckpt"))
-
 
 
 def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
