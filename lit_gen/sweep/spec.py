@@ -11,7 +11,7 @@
       model.init_args.latent_dim: {type: int, low: 2, high: 32, log: true}
       model.init_args.network: {type: categorical, choices: [mlp, conv]}
     sampler: {name: TPESampler}                      # any class of optuna.samplers, with its arguments
-    pruner: {name: MedianPruner, n_warmup_steps: 3}  # any class of optuna.pruners; `null`: no pruning
+    pruner: {name: MedianPruner, n_warmup_steps: 3}  # optuna.pruners or lit_gen's TrendPruner; null: none
     limits: {max_epochs: 30, wall_time: 600}         # per fit: trainer.max_epochs, seconds
     seed: 0                                          # the sampler's seed
     seeds: [0, 1, 2]                                 # optional: score each configuration by its mean over seeds
@@ -238,12 +238,26 @@ def _component(where: str, value: Any, kind: str) -> dict[str, Any] | None:
 
 
 def _build(module, component: dict[str, Any], kind: str, seed: int | None):
+    """An instance of the class `component["name"]` of `module` (optuna.samplers or optuna.pruners) or, for
+    pruners, of lit_gen's own (`lit_gen/sweep/pruners.py`), with the component's other keys as arguments."""
     name = component["name"]
-    cls = getattr(module, name, None)
-    if not inspect.isclass(cls):
-        available = sorted(n for n in dir(module) if n[0].isupper() and not n.startswith("Base"))
-        raise LitGenError(f"{kind} {name!r} is not in optuna.{kind}s; choose one of {available}")
+    modules = [module]
+    if kind == "pruner":
+        from lit_gen.sweep import pruners
+
+        modules.append(pruners)
+    cls = next((c for c in (getattr(m, name, None) for m in modules) if inspect.isclass(c)), None)
+    if cls is None:
+        suffix = kind.capitalize()  # Sampler, Pruner
+        available = sorted({n for m in modules for n in dir(m) if n.endswith(suffix) and not n.startswith("Base")})
+        where = f"optuna.{kind}s" + (" or lit_gen.sweep.pruners" if len(modules) > 1 else "")
+        raise LitGenError(f"{kind} {name!r} is not in {where}; choose one of {available}")
     kwargs = {k: v for k, v in component.items() if k != "name"}
+    if kind == "pruner" and "wrapped_pruner" in kwargs:  # optuna's PatientPruner, lit_gen's TrendPruner
+        inner = kwargs["wrapped_pruner"]
+        if not isinstance(inner, dict) or "name" not in inner:
+            raise LitGenError(f"pruner {name}: `wrapped_pruner` must be {{name: ..., arguments}}, got {inner!r}")
+        kwargs["wrapped_pruner"] = _build(module, inner, kind, None)
     if seed is not None and "seed" in inspect.signature(cls).parameters and "seed" not in kwargs:
         kwargs["seed"] = seed
     try:

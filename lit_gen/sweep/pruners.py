@@ -1,0 +1,84 @@
+"""Pruners of lit_gen's own, beside optuna's: a sweep spec names them as it names optuna's (`pruner: {name: ...}`).
+
+`TrendPruner` is made for learning curves that are still falling when the epoch budget ends, and whose early order
+is not their final order. In the σ sweep a small σ starts far behind (its reconstruction term is large until the
+decoder is sharp) and finishes first; a large σ starts ahead and levels off. Pruners that rank trials at equal
+epochs (median, percentile, successive halving) either stop the future winners or keep every trial that merely
+looks average (`benchmarks/README.md`). `TrendPruner` asks each trial about its own curve instead:
+
+    prune at step s  ⇔  b(s) + factor · (b(s) − b(s − window)) / window · (horizon − s)  is worse than  best
+
+where b is the trial's best value so far, `horizon` the last step the finished trials reached, and `best` the best
+value any finished trial reported. In words: even if the trial kept improving to the end at `factor` times its
+recent rate, it would not beat the best finished trial. A learning curve flattens as it goes, so its recent rate
+is an optimistic forecast; `factor` adds room for noise. Trials that level off behind are stopped; trials that are
+far behind but falling fast are not. It judges nothing before `n_warmup_steps`, and can wrap another pruner
+(`wrapped_pruner`, as optuna's PatientPruner does), which is asked first: a median pruner stops the trials that
+are hopeless from the start, this one the ones that stall. Lower-is-better and higher-is-better metrics alike.
+"""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+from optuna.pruners import BasePruner
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+
+class TrendPruner(BasePruner):
+    """Prune a trial that could not beat the best finished trial even if it went on improving at `factor` times
+    its rate over the last `window` steps (see the module docstring).
+
+    Args:
+        wrapped_pruner: another pruner asked first (its "prune" stands); None: this rule alone.
+        window: steps over which the trial's recent rate of improvement is measured.
+        factor: how much faster than that rate the trial is allowed to improve from now on (≥ 1: a margin for
+            noise and for curves that do not flatten).
+        n_warmup_steps: no judgement of a trial before this step (nor before `window` steps).
+        n_startup_trials: no judgement until this many trials have finished.
+    """
+
+    def __init__(self, wrapped_pruner: BasePruner | None = None, window: int = 10, factor: float = 2.0,
+                 n_warmup_steps: int = 10, n_startup_trials: int = 1) -> None:
+        if window < 1:
+            raise ValueError(f"window={window} must be at least 1")
+        if not factor >= 1.0:
+            raise ValueError(f"factor={factor} must be at least 1 (the recent rate is already the forecast)")
+        if n_warmup_steps < 0 or n_startup_trials < 1:
+            raise ValueError(f"n_warmup_steps={n_warmup_steps} must be ≥ 0 and n_startup_trials="
+                             f"{n_startup_trials} ≥ 1")
+        if wrapped_pruner is not None and not isinstance(wrapped_pruner, BasePruner):
+            raise ValueError(f"wrapped_pruner must be an optuna pruner, got {wrapped_pruner!r}")
+        self.wrapped_pruner = wrapped_pruner
+        self.window = window
+        self.factor = factor
+        self.n_warmup_steps = n_warmup_steps
+        self.n_startup_trials = n_startup_trials
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        if self.wrapped_pruner is not None and self.wrapped_pruner.prune(study, trial):
+            return True
+        step = trial.last_step
+        if step is None or step < max(self.n_warmup_steps, self.window):
+            return False
+        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if len(finished) < self.n_startup_trials:
+            return False
+        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0  # so that lower is better
+        best = min((_best_until(t, sign, math.inf) for t in finished), default=math.nan)
+        horizon = max((t.last_step for t in finished if t.last_step is not None), default=None)
+        if math.isnan(best) or horizon is None or step >= horizon:
+            return False  # nothing to compare with, or no epochs left to save
+        now, then = _best_until(trial, sign, step), _best_until(trial, sign, step - self.window)
+        if math.isnan(now + then):
+            return False  # no finite value yet, or none `window` steps back
+        rate = (now - then) / self.window  # ≤ 0: the best so far never gets worse
+        return now + self.factor * rate * (horizon - step) > best
+
+
+def _best_until(trial: FrozenTrial, sign: float, step: float) -> float:
+    """The best finite value the trial reported at or before `step`, signed so that lower is better; NaN if none."""
+    values = [sign * v for s, v in trial.intermediate_values.items() if s <= step and math.isfinite(v)]
+    return min(values) if values else math.nan
