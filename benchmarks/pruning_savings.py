@@ -132,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         args.seeds, args.n_trials, args.max_epochs, args.startup_trials, args.warmup_epochs = [0], 3, 2, 1, 0
 
     folder = Path(args.summarise or tempfile.mkdtemp(prefix="pruning_savings_"))
-    pruner = pruner_spec(args)
-    if args.summarise:
+    if args.summarise:  # the pruner the earlier run used, as its sweep file recorded it
         pruner = yaml.safe_load((folder / f"{sweep_name(args.seeds[0], True)}.yaml").read_text())["pruner"]
+    else:
+        pruner = pruner_spec(args)
     print(f"σ sweep, seeds {args.seeds}, {args.n_trials} trials of ≤ {args.max_epochs} epochs, {args.workers} "
           f"workers, pruner {pruner['name']}({', '.join(f'{k}={v}' for k, v in pruner.items() if k != 'name')}), "
           + (f"runs read from {folder}" if args.summarise else
@@ -174,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
           f"best: {'met' if to_best_n / to_best_p >= 2.0 else 'missed'}); best values within one standard error: "
           f"{'yes' if within else 'NO'}")
     return 0 if saving and within else 3
+
 
 if __name__ == "__main__":
     raise SystemExit(main())
