@@ -15,11 +15,11 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 FINISHED = [100.0 - 5.0 * step for step in range(21)]
 
 
-def decide(curve: list[float], direction: str = "minimize", finished=(FINISHED,), **pruner_args) -> bool:
+def decide(curve: list[float], direction: str = "minimize", finished=(FINISHED,), pruner=None, **pruner_args) -> bool:
     """Whether the pruner prunes a trial that reported `curve` (one value per step), beside `finished` trials."""
     sign = -1.0 if direction == "maximize" else 1.0
-    args = {"window": 2, "factor": 2.0, "n_warmup_steps": 2, **pruner_args}
-    study = optuna.create_study(direction=direction, pruner=TrendPruner(**args))
+    pruner = pruner or TrendPruner(**{"window": 2, "factor": 2.0, "n_warmup_steps": 2, **pruner_args})
+    study = optuna.create_study(direction=direction, pruner=pruner)
     for values in finished:
         study.add_trial(optuna.trial.create_trial(
             value=sign * min(values), intermediate_values={step: sign * v for step, v in enumerate(values)}))
@@ -61,6 +61,19 @@ def test_the_wrapped_pruner_is_asked_first():
     assert not decide(behind_at_step_0)
     median = optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
     assert decide(behind_at_step_0, wrapped_pruner=median)
+
+
+def test_the_reason_names_the_rule_that_decided_and_its_forecast():
+    pruner = TrendPruner(window=2, factor=2.0, n_warmup_steps=2)
+    assert decide([10.4, 10.2, 10.0], pruner=pruner)
+    assert pruner.last_reason == ("improving at 2× its rate over the last 2 steps, it would reach 2.8 by step 20; "
+                                  "the best finished trial has 0")
+    assert not decide([50.0, 40.0, 30.0], pruner=pruner)
+    assert pruner.last_reason is None
+    median = optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
+    pruner = TrendPruner(wrapped_pruner=median, window=2, n_warmup_steps=2)
+    assert decide([150.0], pruner=pruner)
+    assert pruner.last_reason == "the wrapped MedianPruner decided"
 
 
 def test_bad_arguments_are_refused():

@@ -56,9 +56,12 @@ class TrendPruner(BasePruner):
         self.factor = factor
         self.n_warmup_steps = n_warmup_steps
         self.n_startup_trials = n_startup_trials
+        self.last_reason: str | None = None  # why the last "prune" was decided, for the trial's record
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        self.last_reason = None
         if self.wrapped_pruner is not None and self.wrapped_pruner.prune(study, trial):
+            self.last_reason = f"the wrapped {type(self.wrapped_pruner).__name__} decided"
             return True
         step = trial.last_step
         if step is None or step < max(self.n_warmup_steps, self.window):
@@ -75,7 +78,12 @@ class TrendPruner(BasePruner):
         if math.isnan(now + then):
             return False  # no finite value yet, or none `window` steps back
         rate = (now - then) / self.window  # ≤ 0: the best so far never gets worse
-        return now + self.factor * rate * (horizon - step) > best
+        forecast = now + self.factor * rate * (horizon - step)
+        if forecast <= best:
+            return False
+        self.last_reason = (f"improving at {self.factor:g}× its rate over the last {self.window} steps, it would reach "
+                            f"{sign * forecast:.6g} by step {horizon}; the best finished trial has {sign * best:.6g}")
+        return True
 
 
 def _best_until(trial: FrozenTrial, sign: float, step: float) -> float:

@@ -72,5 +72,7 @@ class SweepPruning(Callback):
         trial.report(value if math.isfinite(value) else float("nan"), step=epoch)
         if not trial.should_prune():
             return None
-        return {"epoch": epoch, "value": value, "metric": self.metric,
-                "reason": f"{type(trial.study.pruner).__name__} at epoch {epoch}: {self.metric} = {value:.6g}"}
+        pruner = trial.study.pruner
+        reason = f"{type(pruner).__name__} at epoch {epoch}: {self.metric} = {value:.6g}"
+        why = getattr(pruner, "last_reason", None)  # lit_gen's pruners say why; optuna's do not
+        return {"epoch": epoch, "value": value, "metric": self.metric, "reason": f"{reason}; {why}" if why else reason}
