@@ -238,6 +238,7 @@ class GAN(GenerativeModel):
         if self.loss not in PROBABILISTIC_LOSSES or self.pack > 1:
             return
         real = self.prepare(batch)
+        # the raw generator, even with EMA on: V(D, G) and D* are about the G that D is trained against
         fake = self.generator(self.latent(real.shape[0]))
         self._value_terms.update(nn.functional.logsigmoid(self.critic(real)),
                                  nn.functional.logsigmoid(-self.critic(fake)))
