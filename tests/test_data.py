@@ -54,6 +54,21 @@ def test_loader_visits_every_example_once_per_epoch_and_reshuffles():
     assert torch.equal(torch.cat(list(loader)), first)  # the order is a function of (seed, epoch)
 
 
+def test_the_training_order_follows_the_run_seed_unless_a_shuffle_seed_is_given(monkeypatch):
+    def first_batch(dm):
+        dm.setup("fit")
+        return next(iter(dm.train_dataloader()))
+
+    monkeypatch.setenv("PL_GLOBAL_SEED", "1")  # what `seed_everything(1)` sets
+    run_seed_1 = first_batch(DigitsDataModule())
+    assert torch.equal(run_seed_1, first_batch(DigitsDataModule(shuffle_seed=1)))
+    assert not torch.equal(run_seed_1, first_batch(DigitsDataModule(shuffle_seed=2)))
+    monkeypatch.setenv("PL_GLOBAL_SEED", "2")
+    assert torch.equal(first_batch(DigitsDataModule()), first_batch(DigitsDataModule(shuffle_seed=2)))
+    monkeypatch.delenv("PL_GLOBAL_SEED")
+    assert torch.equal(first_batch(DigitsDataModule()), first_batch(DigitsDataModule(shuffle_seed=0)))
+
+
 def test_loader_shards_like_distributed_sampler():
     data = torch.arange(11)
     shards = []

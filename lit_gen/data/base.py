@@ -8,6 +8,7 @@ device once, at the first dataloader request, and every batch after that is an `
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -49,7 +50,8 @@ class InMemoryDataModule(LightningDataModule, ABC):
         val_size: validation examples, an int count or a float fraction of the whole set.
         test_size: test examples, likewise. Sets with an official test split use it and ignore this.
         split_seed: seed of the permutation that assigns examples to splits (independent of the run's seed).
-        shuffle_seed: seed of the training order; epoch `e` uses `shuffle_seed + e` on every rank.
+        shuffle_seed: seed of the training order; epoch `e` uses `shuffle_seed + e` on every rank. None (the
+            default): the run's seed (`seed_everything`), so that a run with another seed also sees another order.
     """
 
     #: shape of one example, e.g. (1, 8, 8) or (2,)
@@ -64,7 +66,7 @@ class InMemoryDataModule(LightningDataModule, ABC):
         val_size: int | float = 0.1,
         test_size: int | float = 0.1,
         split_seed: int = 0,
-        shuffle_seed: int = 0,
+        shuffle_seed: int | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -135,9 +137,17 @@ class InMemoryDataModule(LightningDataModule, ABC):
             tensors.append(labels)
         trainer = self.trainer
         world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
-        sampler = PermutationSampler(len(tensors[0]), shuffle, self.shuffle_seed, num_replicas=world, rank=rank)
+        sampler = PermutationSampler(len(tensors[0]), shuffle, self.training_order_seed(), num_replicas=world,
+                                     rank=rank)
         batch_size = self.batch_size if split == "train" else self.eval_batch_size
         return TensorBatchLoader(*tensors, batch_size=batch_size, sampler=sampler)
+
+    def training_order_seed(self) -> int:
+        """`shuffle_seed`, or else the seed `seed_everything` set (Lightning passes it to every rank in
+        `PL_GLOBAL_SEED`), or else 0."""
+        if self.shuffle_seed is not None:
+            return self.shuffle_seed
+        return int(os.environ.get("PL_GLOBAL_SEED", 0))
 
     def train_dataloader(self) -> TensorBatchLoader:
         return self._loader("train", shuffle=True)

@@ -21,7 +21,7 @@ class DigitsDataModule(InMemoryDataModule):
         val_size: int | float = 150,
         test_size: int | float = 297,
         split_seed: int = 0,
-        shuffle_seed: int = 0,
+        shuffle_seed: int | None = None,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, val_size, test_size, split_seed, shuffle_seed)
 

@@ -33,7 +33,7 @@ class ImageFolderDataModule(InMemoryDataModule):
         val_size: int | float = 0.05,
         test_size: int | float = 0.05,
         split_seed: int = 0,
-        shuffle_seed: int = 0,
+        shuffle_seed: int | None = None,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, val_size, test_size, split_seed, shuffle_seed)
         if size < 4:

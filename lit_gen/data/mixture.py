@@ -77,7 +77,7 @@ class MixtureDataModule(InMemoryDataModule):
         val_size: int | float = 0.1,
         test_size: int | float = 0.1,
         split_seed: int = 0,
-        shuffle_seed: int = 0,
+        shuffle_seed: int | None = None,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, val_size, test_size, split_seed, shuffle_seed)
         if std is not None and std <= 0:

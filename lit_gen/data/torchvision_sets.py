@@ -35,7 +35,7 @@ class _TorchvisionDataModule(InMemoryDataModule):
         eval_batch_size: int | None = 1000,
         val_size: int | float = 5000,
         split_seed: int = 0,
-        shuffle_seed: int = 0,
+        shuffle_seed: int | None = None,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, val_size, 0, split_seed, shuffle_seed)
         self.data_dir = Path(data_dir)
