@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -229,3 +230,20 @@ def test_a_slurm_worker_keeps_only_a_trial_that_asked_for_a_requeue(tmp_path, as
         assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
         assert trials[0].user_attrs["failure"] == "interrupted" and trials[1].user_attrs["retry_of"] == 0
     assert _no_processes_left(tmp_path)
+
+
+def test_a_trial_runs_local_ddp_ranks_when_the_sweep_was_started_by_the_lit_gen_script(tmp_path):
+    """Lightning starts DDP's other local ranks by re-running the main program; a forked trial's main program is
+    the driver's `lit-gen` script, so this once ran a file `./lit-gen` that does not exist."""
+    script = shutil.which("lit-gen")
+    assert script is not None, "the `lit-gen` console script is not installed (pip install -e .)"
+    ddp = ["--trainer.devices=2", "--trainer.accelerator=cpu", "--trainer.strategy=ddp"]
+    spec = write_spec(tmp_path, overrides=TINY_OVERRIDES + ddp, n_trials=1, enqueue=[{LR: GOOD_LR}],
+                      limits={"max_epochs": 1})
+    result = subprocess.run([script, "sweep", "run", str(spec), "--workers", "1"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (trial,) = load_trials(spec)
+    assert trial.state.name == "COMPLETE", trial.user_attrs
+    log = (Path(trial.user_attrs["run_dir"]) / "trial.log").read_text()
+    assert "MEMBER: 2/2" in log and "LightningCLI's args parameter" not in log

@@ -8,7 +8,7 @@ Two ways, one result (`lit_gen.cli.main(["fit", ...])` in a fresh process, its o
   safe (forking the driver, which has threads, would not be).
 - `SubprocessLauncher`: `python -m lit_gen.cli fit ...` behind a launcher prefix such as
   `srun --ntasks-per-node=2` (`$LIT_GEN_TRIAL_LAUNCHER`): how trials run DDP on SLURM, where every rank must be its
-  own srun task. Also used for local DDP trials, since DDP re-executes the process's own command line.
+  own srun task. (Local DDP works with either: Lightning starts a trial's other ranks as `python -m lit_gen.cli`.)
 
 Either way a trial process dies with the driver that started it: a worker killed with SIGKILL leaves no orphan
 training on, writing into a run directory that its retry is about to resume. A subprocess gets Linux's
@@ -19,6 +19,7 @@ children runs (each holds the server's liveness pipe), so a forked trial watches
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import multiprocessing
 import os
 import select
@@ -88,6 +89,10 @@ def _run_fit_in_child(request: FitRequest) -> None:
     os.setpgrp()  # its own process group, so a terminal's Ctrl-C reaches the driver, which decides
     os.environ.update(request.env)
     sys.argv = ["lit-gen", *request.args]  # as if started by hand (the fork server's argv is the driver's)
+    # Lightning's DDP launcher starts the other local ranks as `python -m <__main__.__spec__.name> <sys.argv[1:]>`,
+    # or as `python <sys.argv[0]> ...` when the main module has none, as under the `lit-gen` script: this
+    # process's main module is the driver's, so name the CLI's (the ranks then run as SubprocessLauncher's do)
+    sys.modules["__main__"].__spec__ = importlib.util.find_spec("lit_gen.cli")
     fd = os.open(request.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush(), sys.stderr.flush()
     os.dup2(fd, 1)
@@ -99,7 +104,7 @@ def _run_fit_in_child(request: FitRequest) -> None:
 
     code = 0
     try:
-        main(request.args)
+        main()  # reads sys.argv, as a command-line start does (LightningCLI warns when given both)
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     except BaseException:
