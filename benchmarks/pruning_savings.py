@@ -16,7 +16,7 @@ The claim checked (issue 5): over the seeds, the pruned sweeps need at least 2×
 value, and their mean best value lies within one standard error of the unpruned sweeps' mean. Both readings of
 "epochs to reach the best value" are printed; the exit status follows the common value.
 
-    python benchmarks/pruning_savings.py                    # 3 seeds, 30 trials of up to 60 epochs, 2 workers
+    python benchmarks/pruning_savings.py                    # 3 seeds, the sweep file's budget, 2 workers
     python benchmarks/pruning_savings.py --smoke            # 1 seed, 3 trials of 2 epochs, no claim
     python benchmarks/pruning_savings.py --summarise DIR    # the figures of an earlier run's folder, no training
 """
@@ -114,9 +114,10 @@ def se(values: list[float]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--n_trials", type=int, default=30)  # the shipped sweep's budget
-    parser.add_argument("--max_epochs", type=int, default=60)
-    parser.add_argument("--startup_trials", type=int, default=5)
+    parser.add_argument("--n_trials", type=int, default=None, help="default: the sweep file's")
+    parser.add_argument("--max_epochs", type=int, default=None, help="default: the sweep file's")
+    parser.add_argument("--startup_trials", type=int, default=5,
+                        help="the TPE sampler's random startup trials in both sweeps (and --pruner's, see below)")
     parser.add_argument("--warmup_epochs", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pruner", default=None,
@@ -128,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--summarise", metavar="DIR", help="print the figures of an earlier run's folder")
     args = parser.parse_args(argv)
+    shipped = yaml.safe_load(SPEC.read_text())
+    args.n_trials = args.n_trials or shipped["n_trials"]
+    args.max_epochs = args.max_epochs or shipped["limits"]["max_epochs"]
     if args.smoke:
         args.seeds, args.n_trials, args.max_epochs, args.startup_trials, args.warmup_epochs = [0], 3, 2, 1, 0
 
