@@ -57,6 +57,7 @@ def test_two_workers_finish_exactly_the_requested_trials_and_the_pruner_stops_a_
     assert complete[0].datetime_start < complete[1].datetime_complete
     assert complete[1].datetime_start < complete[0].datetime_complete
     assert "best trial" in result.stdout
+    assert "Warning" not in result.stderr, result.stderr[-3000:]  # nothing a trial start should warn about
 
 
 def test_a_diverging_trial_is_pruned_with_its_reason_and_the_sweep_goes_on(finished_sweep):

@@ -28,11 +28,18 @@ import signal
 import subprocess
 import sys
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 LAUNCHER_ENV = "LIT_GEN_TRIAL_LAUNCHER"
 _PR_SET_PDEATHSIG = 1
+
+# A driver started as `python -m lit_gen.cli` has the CLI as its main module, and multiprocessing re-runs that in
+# each forked trial (as `__mp_main__`), where the fork server has already imported it: runpy then warns once per
+# trial. Re-running the module only redefines functions, so the warning is noise; the filter is set in the server
+# (which imports this module) and inherited by every trial forked from it.
+warnings.filterwarnings("ignore", message=r"'lit_gen\.cli' found in sys\.modules", category=RuntimeWarning)
 
 
 def die_with_parent() -> None:
