@@ -3,7 +3,8 @@ the pruner, over several sampler seeds.
 
 Each seed runs `sweeps/vae_sigma_digits.yaml` twice with the same sampler seed and budget — once with the
 pruner (default: the one the file configures), once with no pruner — through the real `lit-gen sweep run`. Trials
-count in the order they finished, a pruned trial with the epochs it ran. For each sweep:
+count in the order they finished, a pruned trial with the epochs it ran, a failed attempt (a sweep interrupted and
+run again) with the epochs it ran before its retry resumed from its checkpoint. For each sweep:
 
 * epochs to best: the epochs trained up to and including the trial that holds the sweep's own final best value;
 * epochs to the common value: the epochs trained until the sweep's best so far first reached the worse of the
@@ -75,7 +76,8 @@ def summarise(path: Path) -> dict:
     from lit_gen.sweep.spec import load_spec
 
     study, _ = open_study(load_spec(path), create=False)
-    trials = sorted((t for t in study.get_trials(deepcopy=False) if t.state.name in ("COMPLETE", "PRUNED")),
+    # a failed attempt's epochs were trained too (its retry resumes from its checkpoint and reports only the rest)
+    trials = sorted((t for t in study.get_trials(deepcopy=False) if t.state.name in ("COMPLETE", "PRUNED", "FAIL")),
                     key=lambda t: t.datetime_complete)
     best = study.best_trial
     epochs = [len(t.intermediate_values) for t in trials]
@@ -136,8 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         args.seeds, args.n_trials, args.max_epochs, args.startup_trials, args.warmup_epochs = [0], 3, 2, 1, 0
 
     folder = Path(args.summarise or tempfile.mkdtemp(prefix="pruning_savings_"))
-    if args.summarise:  # the pruner the earlier run used, as its sweep file recorded it
-        pruner = yaml.safe_load((folder / f"{sweep_name(args.seeds[0], True)}.yaml").read_text())["pruner"]
+    if args.summarise:  # the budget and pruner the earlier run used, as its sweep file recorded them
+        recorded = yaml.safe_load((folder / f"{sweep_name(args.seeds[0], True)}.yaml").read_text())
+        pruner, args.n_trials, args.max_epochs = (recorded["pruner"], recorded["n_trials"],
+                                                  recorded["limits"]["max_epochs"])
     else:
         pruner = pruner_spec(args)
     print(f"σ sweep, seeds {args.seeds}, {args.n_trials} trials of ≤ {args.max_epochs} epochs, {args.workers} "
