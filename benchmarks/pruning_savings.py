@@ -49,7 +49,7 @@ def run_sweep(seed: int, pruned: bool, args, folder: Path) -> dict:
     spec["seed"] = seed
     spec["n_trials"] = args.n_trials
     spec["limits"] = {"max_epochs": args.max_epochs}
-    spec["sampler"] = {"name": "TPESampler", "n_startup_trials": args.startup_trials}
+    spec["sampler"] = sampler_spec(args)
     if pruned:
         spec["pruner"] = pruner_spec(args)
     else:
@@ -96,12 +96,23 @@ def epochs_to_reach(trajectory: list[tuple[int, float]], value: float) -> int:
     return next(trained for trained, best in trajectory if best <= value)
 
 
+def sampler_spec(args) -> dict:
+    shipped = yaml.safe_load(SPEC.read_text())["sampler"]
+    if args.startup_trials is None:  # the sweep file's sampler, as shipped
+        return shipped
+    return {**shipped, "n_startup_trials": args.startup_trials}
+
+
+def _described(spec: dict) -> str:
+    return f"{spec['name']}({', '.join(f'{k}={v}' for k, v in spec.items() if k != 'name')})"
+
+
 def pruner_spec(args) -> dict:
     if args.pruner is None:  # the shipped sweep's own pruner
         return {**yaml.safe_load(SPEC.read_text())["pruner"], **json.loads(args.pruner_args)}
     warmup = {}
     if args.pruner in ("MedianPruner", "PercentilePruner"):  # the pruners that judge against a warm-up
-        warmup = {"n_startup_trials": args.startup_trials, "n_warmup_steps": args.warmup_epochs}
+        warmup = {"n_startup_trials": args.pruner_startup_trials, "n_warmup_steps": args.warmup_epochs}
     return {"name": args.pruner, **warmup, **json.loads(args.pruner_args)}
 
 
@@ -118,14 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--n_trials", type=int, default=None, help="default: the sweep file's")
     parser.add_argument("--max_epochs", type=int, default=None, help="default: the sweep file's")
-    parser.add_argument("--startup_trials", type=int, default=5,
-                        help="the TPE sampler's random startup trials in both sweeps (and --pruner's, see below)")
+    parser.add_argument("--startup_trials", type=int, default=None,
+                        help="the sampler's random startup trials in both sweeps (default: the sweep file's)")
+    parser.add_argument("--pruner_startup_trials", type=int, default=5)
     parser.add_argument("--warmup_epochs", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pruner", default=None,
                         help="a class of optuna.pruners or lit_gen.sweep.pruners (default: the shipped sweep's "
-                        "pruner, as configured there); MedianPruner and PercentilePruner get --startup_trials and "
-                        "--warmup_epochs, the others only --pruner_args")
+                        "pruner, as configured there); MedianPruner and PercentilePruner get --pruner_startup_trials "
+                        "and --warmup_epochs, the others only --pruner_args")
     parser.add_argument("--pruner_args", default="{}",
                         help='more pruner arguments as JSON, e.g. \'{"percentile": 25}\'')
     parser.add_argument("--smoke", action="store_true")
@@ -135,17 +147,18 @@ def main(argv: list[str] | None = None) -> int:
     args.n_trials = args.n_trials or shipped["n_trials"]
     args.max_epochs = args.max_epochs or shipped["limits"]["max_epochs"]
     if args.smoke:
-        args.seeds, args.n_trials, args.max_epochs, args.startup_trials, args.warmup_epochs = [0], 3, 2, 1, 0
+        args.seeds, args.n_trials, args.max_epochs, args.startup_trials = [0], 3, 2, 1
+        args.pruner_startup_trials, args.warmup_epochs = 1, 0
 
     folder = Path(args.summarise or tempfile.mkdtemp(prefix="pruning_savings_"))
     if args.summarise:  # the budget and pruner the earlier run used, as its sweep file recorded them
         recorded = yaml.safe_load((folder / f"{sweep_name(args.seeds[0], True)}.yaml").read_text())
-        pruner, args.n_trials, args.max_epochs = (recorded["pruner"], recorded["n_trials"],
-                                                  recorded["limits"]["max_epochs"])
+        pruner, sampler, args.n_trials, args.max_epochs = (recorded["pruner"], recorded["sampler"],
+                                                           recorded["n_trials"], recorded["limits"]["max_epochs"])
     else:
-        pruner = pruner_spec(args)
+        pruner, sampler = pruner_spec(args), sampler_spec(args)
     print(f"σ sweep, seeds {args.seeds}, {args.n_trials} trials of ≤ {args.max_epochs} epochs, {args.workers} "
-          f"workers, pruner {pruner['name']}({', '.join(f'{k}={v}' for k, v in pruner.items() if k != 'name')}), "
+          f"workers, sampler {_described(sampler)}, pruner {_described(pruner)}, "
           + (f"runs read from {folder}" if args.summarise else
              f"load average {os.getloadavg()[0]:.2f}; runs in {folder}"))
     print(f"{'seed':>4} {'pruner':>7} {'best val/nll_iw':>16} {'epochs to best':>15} {'total epochs':>13} "
