@@ -49,7 +49,7 @@ def run_sweep(seed: int, pruned: bool, args, folder: Path) -> dict:
     spec["directory"] = str(folder / spec["name"])
     spec["seed"] = seed
     spec["n_trials"] = args.n_trials
-    spec["limits"] = {"max_epochs": args.max_epochs}
+    spec["limits"] = {**spec["limits"], "max_epochs": args.max_epochs}  # the file's wall time stays
     spec["sampler"] = sampler_spec(args)
     if pruned:
         spec["pruner"] = pruner_spec(args)
@@ -69,6 +69,16 @@ def run_sweep(seed: int, pruned: bool, args, folder: Path) -> dict:
 
 def sweep_name(seed: int, pruned: bool) -> str:
     return f"sigma_seed{seed}_{'pruned' if pruned else 'full'}"
+
+
+def recorded_seeds(folder: Path) -> list[int]:
+    """The seeds of an earlier run, from the sweep files it wrote (`sigma_seed<N>_pruned.yaml`)."""
+    seeds = sorted(int(path.name.removeprefix("sigma_seed").removesuffix("_pruned.yaml"))
+                   for path in folder.glob(sweep_name("*", True) + ".yaml"))
+    if not seeds:
+        sys.exit(f"{folder} holds no sweep files of this benchmark ({sweep_name('N', True)}.yaml); "
+                 "give the folder an earlier run printed")
+    return seeds
 
 
 def summarise(path: Path) -> dict:
@@ -109,12 +119,19 @@ def _described(spec: dict) -> str:
 
 
 def pruner_spec(args) -> dict:
-    if args.pruner is None:  # the shipped sweep's own pruner
-        return {**yaml.safe_load(SPEC.read_text())["pruner"], **json.loads(args.pruner_args)}
-    warmup = {}
-    if args.pruner in ("MedianPruner", "PercentilePruner"):  # the pruners that judge against a warm-up
-        warmup = {"n_startup_trials": args.pruner_startup_trials, "n_warmup_steps": args.warmup_epochs}
+    if args.pruner is None:  # the shipped sweep's own pruner, as configured there (a smoke run: warmed up at once)
+        shipped = yaml.safe_load(SPEC.read_text())["pruner"]
+        warmup = _warmup(args) if args.smoke and shipped["name"] in WARMUP_PRUNERS else {}
+        return {**shipped, **warmup, **json.loads(args.pruner_args)}
+    warmup = _warmup(args) if args.pruner in WARMUP_PRUNERS else {}
     return {"name": args.pruner, **warmup, **json.loads(args.pruner_args)}
+
+
+WARMUP_PRUNERS = ("MedianPruner", "PercentilePruner")  # the pruners that judge against a warm-up
+
+
+def _warmup(args) -> dict:
+    return {"n_startup_trials": args.pruner_startup_trials, "n_warmup_steps": args.warmup_epochs}
 
 
 def _seconds(wall: float) -> str:
@@ -145,21 +162,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summarise", metavar="DIR", help="print the figures of an earlier run's folder")
     args = parser.parse_args(argv)
     shipped = yaml.safe_load(SPEC.read_text())
-    args.n_trials = args.n_trials or shipped["n_trials"]
-    args.max_epochs = args.max_epochs or shipped["limits"]["max_epochs"]
+    if args.n_trials is None:
+        args.n_trials = shipped["n_trials"]
+    if args.max_epochs is None:
+        args.max_epochs = shipped["limits"]["max_epochs"]
     if args.smoke:
         args.seeds, args.n_trials, args.max_epochs, args.startup_trials = [0], 3, 2, 1
         args.pruner_startup_trials, args.warmup_epochs = 1, 0
 
     folder = Path(args.summarise or tempfile.mkdtemp(prefix="pruning_savings_"))
-    if args.summarise:  # the budget and pruner the earlier run used, as its sweep file recorded them
+    if args.summarise:  # the seeds, budget and pruner the earlier run used, as its sweep files recorded them
+        args.seeds = recorded_seeds(folder)
         recorded = yaml.safe_load((folder / f"{sweep_name(args.seeds[0], True)}.yaml").read_text())
         pruner, sampler, args.n_trials, args.max_epochs = (recorded["pruner"], recorded["sampler"],
                                                            recorded["n_trials"], recorded["limits"]["max_epochs"])
     else:
         pruner, sampler = pruner_spec(args), sampler_spec(args)
-    print(f"σ sweep, seeds {args.seeds}, {args.n_trials} trials of ≤ {args.max_epochs} epochs, {args.workers} "
-          f"workers, sampler {_described(sampler)}, pruner {_described(pruner)}, "
+    workers = "" if args.summarise else f"{args.workers} workers, "  # a run's folder does not record them
+    print(f"σ sweep, seeds {args.seeds}, {args.n_trials} trials of ≤ {args.max_epochs} epochs, {workers}"
+          f"sampler {_described(sampler)}, pruner {_described(pruner)}, "
           + (f"runs read from {folder}" if args.summarise else
              f"load average {os.getloadavg()[0]:.2f}; runs in {folder}"))
     print(f"{'seed':>4} {'pruner':>7} {'best val/nll_iw':>16} {'epochs to best':>15} {'total epochs':>13} "
@@ -174,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             results[pruned].append(r)
             print(f"{seed:>4} {'yes' if pruned else 'none':>7} {r['best']:>16.3f} {r['epochs_to_best']:>15} "
                   f"{r['total_epochs']:>13} {r['pruned_trials']:>7} {_seconds(r['wall']):>7}", flush=True)
-    if args.smoke:
+    if args.smoke or len(args.seeds) < 2:  # no claim: one seed has no standard error
         return 0
     with_p, without = results[True], results[False]
     best_p, best_n = [r["best"] for r in with_p], [r["best"] for r in without]

@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=1, help="parallel trials on this machine (default 1)")
     run.add_argument("--launcher", choices=["auto", "forkserver", "subprocess"], default="auto",
                      help="how trial processes start: a preloaded fork server (local default) or a new Python "
-                          "process (default under $LIT_GEN_TRIAL_LAUNCHER, e.g. srun; needed for local DDP trials)")
+                          "process (default under $LIT_GEN_TRIAL_LAUNCHER, e.g. srun)")
     command("status", "trials by state, the best trial, running trials and their age, SLURM jobs")
     best = command("best", "the best trial, and optionally its config")
     best.add_argument("--export", type=Path, default=None, help="write a config that `lit-gen fit --config` re-runs")
