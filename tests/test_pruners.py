@@ -7,7 +7,7 @@ import math
 import optuna
 import pytest
 
-from lit_gen.sweep.pruners import TrendPruner
+from lit_gen.sweep.pruners import ForecastPruner, TrendPruner
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -81,3 +81,74 @@ def test_bad_arguments_are_refused():
                  {"wrapped_pruner": "MedianPruner"}):
         with pytest.raises(ValueError):
             TrendPruner(**args)
+
+
+# ForecastPruner, beside the same finished trial (best 0, horizon step 20), judging at step 9 (ten values; the
+# latter half, five, is fitted). Curves are power laws in x = step + 1, so the forecast is the curve's own value.
+def power_law(a: float, b: float, c: float, steps: int = 10) -> list[float]:
+    return [a + b * (step + 1) ** -c for step in range(steps)]
+
+
+def forecast_decides(curve: list[float], direction: str = "minimize", **args) -> bool:
+    pruner = ForecastPruner(**{"factor": 2.0, "n_warmup_steps": 5, "n_startup_trials": 1, **args})
+    return decide(curve, direction=direction, pruner=pruner)
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+@pytest.mark.parametrize(("curve", "pruned"), [
+    # y(9) = 14, forecast 10 + 40/21 = 11.9: even twice the gain left, 14 − 2 · 2.1 = 9.8, is behind 0
+    (power_law(10.0, 40.0, 1.0), True),
+    # far behind, y(9) = 11.6, but still falling fast: forecast −20 + 100/√21 = 1.8, 11.6 − 2 · 9.8 = −8 < 0
+    (power_law(-20.0, 100.0, 0.5), False),
+    ([10.0] * 10, True),  # levelled off behind
+    ([1.0 + 0.1 * step for step in range(10)], True),  # getting worse, behind: no gain is forecast
+    ([-1.0] * 10, False),  # already ahead of the best finished trial
+])
+def test_a_trial_is_pruned_when_twice_the_gain_its_curve_forecasts_would_not_beat_the_best(curve, pruned, direction):
+    assert forecast_decides(curve, direction=direction) is pruned
+
+
+def test_the_forecast_is_the_power_law_through_the_values():
+    c = ForecastPruner.exponents[40]
+    steps = list(range(10, 20))
+    values = [-40.0 + 30.0 * (step + 1) ** -c for step in steps]
+    assert ForecastPruner.forecast(steps, values, 59) == pytest.approx(-40.0 + 30.0 * 60**-c, abs=1e-9)
+    assert ForecastPruner.forecast(steps, [5.0] * 10, 59) == pytest.approx(5.0)
+
+
+def test_factor_and_margin_are_the_room_given_to_the_forecast():
+    curve = power_law(10.0, 40.0, 1.0)  # 14 now, 2.1 of gain forecast
+    assert forecast_decides(curve, factor=6.0)  # 14 − 6 · 2.1 = 1.4 > 0
+    assert not forecast_decides(curve, factor=7.0)  # 14 − 7 · 2.1 = −0.7
+    assert forecast_decides(curve, margin=9.0)  # 9.8 > 0 + 9
+    assert not forecast_decides(curve, margin=10.0)
+
+
+def test_forecast_pruner_judges_nothing_in_the_warmup_before_enough_trials_or_values_or_at_the_horizon():
+    stalled = [10.0] * 10
+    assert not forecast_decides(stalled, n_warmup_steps=10)
+    assert not forecast_decides(stalled, n_startup_trials=2)
+    assert not decide(stalled, finished=(), pruner=ForecastPruner(n_startup_trials=1))
+    assert not forecast_decides([10.0] * 6, n_warmup_steps=0, min_points=7)  # six values, seven needed
+    assert not forecast_decides([10.0] * 21)  # step 20: no epochs left to save by stopping
+    assert not forecast_decides([10.0] * 9 + [math.nan])  # the divergence check, not this rule, deals with it
+
+
+def test_forecast_pruner_asks_its_wrapped_pruner_first_and_says_which_rule_decided():
+    median = optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
+    pruner = ForecastPruner(wrapped_pruner=median, n_startup_trials=1)
+    assert decide([150.0], pruner=pruner)  # behind the finished trial's 100 at step 0, in this rule's warm-up
+    assert pruner.last_reason == "the wrapped MedianPruner decided"
+    pruner = ForecastPruner(n_startup_trials=1, margin=1.0)
+    assert decide([10.0] * 10, pruner=pruner)
+    assert pruner.last_reason == ("its curve forecasts 10 at step 20; even 2× that gain reaches only 10; "
+                                  "the best finished trial has 0 (margin 1)")
+    assert not decide(power_law(-20.0, 100.0, 0.5), pruner=pruner)
+    assert pruner.last_reason is None
+
+
+def test_forecast_pruner_refuses_bad_arguments():
+    for args in ({"factor": 0.9}, {"margin": -1.0}, {"n_warmup_steps": -1}, {"n_startup_trials": 0},
+                 {"min_points": 3}, {"wrapped_pruner": "MedianPruner"}):
+        with pytest.raises(ValueError):
+            ForecastPruner(**args)

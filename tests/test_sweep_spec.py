@@ -33,6 +33,7 @@ def test_the_shipped_sweeps_load(name):
     ({"pruner": {"name": "MedianPruner", "n_warmup": 3}}, "MedianPruner"),
     ({"pruner": {"name": "TrendPrunr"}}, "not in optuna.pruners or lit_gen.sweep.pruners"),
     ({"pruner": {"name": "TrendPruner", "factor": 0.5}}, "factor=0.5 must be at least 1"),
+    ({"pruner": {"name": "ForecastPruner", "margin": -1}}, "margin=-1 must be ≥ 0"),
     ({"pruner": {"name": "TrendPruner", "wrapped_pruner": "MedianPruner"}}, "`wrapped_pruner` must be {name: ..."),
     ({"pruner": {"name": "PatientPruner", "patience": 2, "wrapped_pruner": {"name": "MedianPrunr"}}},
      "'MedianPrunr' is not in optuna.pruners"),

@@ -15,12 +15,17 @@ is an optimistic forecast; `factor` adds room for noise. Trials that level off b
 far behind but falling fast are not. It judges nothing before `n_warmup_steps`, and can wrap another pruner
 (`wrapped_pruner`, as optuna's PatientPruner does), which is asked first: a median pruner stops the trials that
 are hopeless from the start, this one the ones that stall. Lower-is-better and higher-is-better metrics alike.
+
+`ForecastPruner` asks the same question with a better forecast than a straight line: a power law fitted to the
+latter half of the trial's curve, which bends as learning curves do. Both are measured on the σ sweep in
+`benchmarks/README.md`; neither is the σ sweep's pruner.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import optuna
 from optuna.pruners import BasePruner
 from optuna.study import StudyDirection
@@ -84,6 +89,95 @@ class TrendPruner(BasePruner):
         self.last_reason = (f"improving at {self.factor:g}× its rate over the last {self.window} steps, it would reach "
                             f"{sign * forecast:.6g} by step {horizon}; the best finished trial has {sign * best:.6g}")
         return True
+
+
+class ForecastPruner(BasePruner):
+    """Prune a trial whose own learning curve, extrapolated to the last step, could not beat the best finished
+    trial even if it gained `factor` times the gain the extrapolation forecasts.
+
+    The forecast fits the power law `y(x) = a + b · x^(−c)` (x = step + 1) to the latter half of the trial's curve
+    (at least `min_points` values) by least squares, c on a log grid from 0.05 to 4, a and b exactly for each c; and
+    evaluates it at the horizon (the last step the finished trials reached):
+
+        prune at step s  ⇔  y(s) − factor · max(0, y(s) − forecast)  is worse than  best + margin
+
+    A power law bends as learning curves do, so it follows a curve that is still falling (a small σ, far behind)
+    further than a straight line would, and one that levels off (a large σ) less far. Fitted to the latter half it
+    tracks the curve's present shape, not its first epochs; `factor` > 1 leaves room for curves that fall faster
+    than the fit expects; `margin` (in the metric's units) for noise in the metric itself.
+
+    Args:
+        wrapped_pruner: another pruner asked first (its "prune" stands); None: this rule alone.
+        factor: how many times the forecast gain the trial may still make (≥ 1).
+        margin: how far behind the best finished value a forecast may end and still be kept (≥ 0).
+        n_warmup_steps: no judgement of a trial before this step.
+        n_startup_trials: no judgement until this many trials have finished.
+        min_points: the fewest values a forecast is fitted to (≥ 4: the power law has three parameters).
+    """
+
+    exponents = np.geomspace(0.05, 4.0, 80)
+
+    def __init__(self, wrapped_pruner: BasePruner | None = None, factor: float = 2.0, margin: float = 0.0,
+                 n_warmup_steps: int = 5, n_startup_trials: int = 5, min_points: int = 5) -> None:
+        if not factor >= 1.0:
+            raise ValueError(f"factor={factor} must be at least 1 (the fitted gain is already the forecast)")
+        if not margin >= 0.0:
+            raise ValueError(f"margin={margin} must be ≥ 0")
+        if n_warmup_steps < 0 or n_startup_trials < 1 or min_points < 4:
+            raise ValueError(f"n_warmup_steps={n_warmup_steps} must be ≥ 0, n_startup_trials={n_startup_trials} "
+                             f"≥ 1 and min_points={min_points} ≥ 4")
+        if wrapped_pruner is not None and not isinstance(wrapped_pruner, BasePruner):
+            raise ValueError(f"wrapped_pruner must be an optuna pruner, got {wrapped_pruner!r}")
+        self.wrapped_pruner = wrapped_pruner
+        self.factor = factor
+        self.margin = margin
+        self.n_warmup_steps = n_warmup_steps
+        self.n_startup_trials = n_startup_trials
+        self.min_points = min_points
+        self.last_reason: str | None = None  # why the last "prune" was decided, for the trial's record
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        self.last_reason = None
+        if self.wrapped_pruner is not None and self.wrapped_pruner.prune(study, trial):
+            self.last_reason = f"the wrapped {type(self.wrapped_pruner).__name__} decided"
+            return True
+        step = trial.last_step
+        if step is None or step < self.n_warmup_steps:
+            return False
+        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if len(finished) < self.n_startup_trials:
+            return False
+        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0  # so that lower is better
+        best = min((_best_until(t, sign, math.inf) for t in finished), default=math.nan)
+        horizon = max((t.last_step for t in finished if t.last_step is not None), default=None)
+        if math.isnan(best) or horizon is None or step >= horizon:
+            return False  # nothing to compare with, or no epochs left to save
+        steps = sorted(s for s, v in trial.intermediate_values.items() if math.isfinite(v))
+        steps = steps[-max(self.min_points, len(steps) // 2):]  # the latter half
+        now = sign * trial.intermediate_values[step]
+        if len(steps) < self.min_points or steps[-1] != step or not math.isfinite(now):
+            return False  # too few finite values to fit, or the latest is not finite (the divergence check's)
+        forecast = self.forecast(steps, [sign * trial.intermediate_values[s] for s in steps], horizon)
+        hoped_for = now - self.factor * max(0.0, now - forecast)
+        if hoped_for <= best + self.margin:
+            return False
+        self.last_reason = (f"its curve forecasts {sign * forecast:.6g} at step {horizon}; even {self.factor:g}× that "
+                            f"gain reaches only {sign * hoped_for:.6g}; the best finished trial has {sign * best:.6g}"
+                            + (f" (margin {self.margin:g})" if self.margin else ""))
+        return True
+
+    @classmethod
+    def forecast(cls, steps: list[int], values: list[float], horizon: int) -> float:
+        """The least-squares power law `a + b · (step + 1)^(−c)` through the values, evaluated at `horizon`."""
+        x = np.asarray(steps, dtype=float) + 1.0
+        y = np.asarray(values, dtype=float)
+        features = x[None, :] ** -cls.exponents[:, None]  # one row per exponent c
+        centred = features - features.mean(axis=1, keepdims=True)
+        b = centred @ (y - y.mean()) / np.maximum((centred**2).sum(axis=1), 1e-300)
+        a = y.mean() - b * features.mean(axis=1)
+        errors = ((y[None, :] - a[:, None] - b[:, None] * features) ** 2).sum(axis=1)
+        c = int(np.argmin(errors))
+        return float(a[c] + b[c] * (horizon + 1.0) ** -cls.exponents[c])
 
 
 def _best_until(trial: FrozenTrial, sign: float, step: float) -> float:

@@ -11,7 +11,7 @@
       model.init_args.latent_dim: {type: int, low: 2, high: 32, log: true}
       model.init_args.network: {type: categorical, choices: [mlp, conv]}
     sampler: {name: TPESampler}                      # any class of optuna.samplers, with its arguments
-    pruner: {name: MedianPruner, n_warmup_steps: 3}  # optuna.pruners or lit_gen's TrendPruner; null: none
+    pruner: {name: MedianPruner, n_warmup_steps: 3}  # optuna.pruners or lit_gen's own; null: none
     limits: {max_epochs: 30, wall_time: 600}         # per fit: trainer.max_epochs, seconds
     seed: 0                                          # the sampler's seed
     seeds: [0, 1, 2]                                 # optional: score each configuration by its mean over seeds
@@ -253,7 +253,7 @@ def _build(module, component: dict[str, Any], kind: str, seed: int | None):
         where = f"optuna.{kind}s" + (" or lit_gen.sweep.pruners" if len(modules) > 1 else "")
         raise LitGenError(f"{kind} {name!r} is not in {where}; choose one of {available}")
     kwargs = {k: v for k, v in component.items() if k != "name"}
-    if kind == "pruner" and "wrapped_pruner" in kwargs:  # optuna's PatientPruner, lit_gen's TrendPruner
+    if kind == "pruner" and "wrapped_pruner" in kwargs:  # optuna's PatientPruner, lit_gen's pruners
         inner = kwargs["wrapped_pruner"]
         if not isinstance(inner, dict) or "name" not in inner:
             raise LitGenError(f"pruner {name}: `wrapped_pruner` must be {{name: ..., arguments}}, got {inner!r}")
