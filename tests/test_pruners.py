@@ -7,7 +7,7 @@ import math
 import optuna
 import pytest
 
-from lit_gen.sweep.pruners import ForecastPruner, TrendPruner
+from lit_gen.sweep.pruners import POWER_LAW_EXPONENTS, ForecastPruner, TrendPruner, power_law_forecast
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -21,8 +21,9 @@ def decide(curve: list[float], direction: str = "minimize", finished=(FINISHED,)
     pruner = pruner or TrendPruner(**{"window": 2, "factor": 2.0, "n_warmup_steps": 2, **pruner_args})
     study = optuna.create_study(direction=direction, pruner=pruner)
     for values in finished:
+        final = min((v for v in values if math.isfinite(v)), default=0.0)  # a finished trial's value is finite
         study.add_trial(optuna.trial.create_trial(
-            value=sign * min(values), intermediate_values={step: sign * v for step, v in enumerate(values)}))
+            value=sign * final, intermediate_values={step: sign * v for step, v in enumerate(values)}))
     trial = study.ask()
     for step, value in enumerate(curve):
         trial.report(sign * value, step)
@@ -84,7 +85,8 @@ def test_bad_arguments_are_refused():
 
 
 # ForecastPruner, beside the same finished trial (best 0, horizon step 20), judging at step 9 (ten values; the
-# latter half, five, is fitted). Curves are power laws in x = step + 1, so the forecast is the curve's own value.
+# latter half, five, is fitted). Curves are power laws in x = step + 1, so the forecast is close to the curve's own
+# value at step 20 (close: c is chosen from a grid).
 def power_law(a: float, b: float, c: float, steps: int = 10) -> list[float]:
     return [a + b * (step + 1) ** -c for step in range(steps)]
 
@@ -98,10 +100,12 @@ def forecast_decides(curve: list[float], direction: str = "minimize", **args) ->
 @pytest.mark.parametrize(("curve", "pruned"), [
     # y(9) = 14, forecast 10 + 40/21 = 11.9: even twice the gain left, 14 − 2 · 2.1 = 9.8, is behind 0
     (power_law(10.0, 40.0, 1.0), True),
-    # far behind, y(9) = 11.6, but still falling fast: forecast −20 + 100/√21 = 1.8, 11.6 − 2 · 9.8 = −8 < 0
+    # far behind, y(9) = 11.6, but still falling fast: forecast ≈ −20 + 100/√21 = 1.8 (1.9 from the grid's c),
+    # 11.6 − 2 · 9.7 = −7.8 < 0
     (power_law(-20.0, 100.0, 0.5), False),
     ([10.0] * 10, True),  # levelled off behind
     ([1.0 + 0.1 * step for step in range(10)], True),  # getting worse, behind: no gain is forecast
+    ([-1.0 + 0.1 * step for step in range(10)], False),  # getting worse but ahead now (−0.1): a loss is no gain
     ([-1.0] * 10, False),  # already ahead of the best finished trial
 ])
 def test_a_trial_is_pruned_when_twice_the_gain_its_curve_forecasts_would_not_beat_the_best(curve, pruned, direction):
@@ -109,19 +113,32 @@ def test_a_trial_is_pruned_when_twice_the_gain_its_curve_forecasts_would_not_bea
 
 
 def test_the_forecast_is_the_power_law_through_the_values():
-    c = ForecastPruner.exponents[40]
+    c = POWER_LAW_EXPONENTS[40]
     steps = list(range(10, 20))
     values = [-40.0 + 30.0 * (step + 1) ** -c for step in steps]
-    assert ForecastPruner.forecast(steps, values, 59) == pytest.approx(-40.0 + 30.0 * 60**-c, abs=1e-9)
-    assert ForecastPruner.forecast(steps, [5.0] * 10, 59) == pytest.approx(5.0)
+    assert power_law_forecast(steps, values, 59) == pytest.approx(-40.0 + 30.0 * 60**-c, abs=1e-9)
+    assert power_law_forecast(steps, [5.0] * 10, 59) == pytest.approx(5.0)
 
 
-def test_factor_and_margin_are_the_room_given_to_the_forecast():
+def test_the_forecast_is_fitted_to_the_latter_half_of_the_curve():
+    def reason(curve: list[float]) -> str | None:
+        pruner = ForecastPruner(n_startup_trials=1)
+        decide(curve, finished=([100.0 - 2.5 * step for step in range(41)],), pruner=pruner)  # best 0, horizon 40
+        return pruner.last_reason
+
+    late = power_law(5.0, 40.0, 1.0, steps=20)[10:]  # steps 10 to 19, the half that is fitted at step 19
+    assert reason([1000.0] * 10 + late) is not None  # 7 at step 19, levelling off towards 6: pruned
+    assert reason([1000.0] * 10 + late) == reason([50.0] * 10 + late)  # the first half plays no part
+    assert reason([50.0] * 10 + [5.0] + late[1:]) != reason([50.0] * 10 + late)  # the whole latter half does
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_factor_and_margin_are_the_room_given_to_the_forecast(direction):
     curve = power_law(10.0, 40.0, 1.0)  # 14 now, 2.1 of gain forecast
-    assert forecast_decides(curve, factor=6.0)  # 14 − 6 · 2.1 = 1.4 > 0
-    assert not forecast_decides(curve, factor=7.0)  # 14 − 7 · 2.1 = −0.7
-    assert forecast_decides(curve, margin=9.0)  # 9.8 > 0 + 9
-    assert not forecast_decides(curve, margin=10.0)
+    assert forecast_decides(curve, direction, factor=6.0)  # 14 − 6 · 2.1 = 1.4 > 0
+    assert not forecast_decides(curve, direction, factor=7.0)  # 14 − 7 · 2.1 = −0.7
+    assert forecast_decides(curve, direction, margin=9.0)  # 9.8 > 0 + 9
+    assert not forecast_decides(curve, direction, margin=10.0)
 
 
 def test_forecast_pruner_judges_nothing_in_the_warmup_before_enough_trials_or_values_or_at_the_horizon():
@@ -139,12 +156,21 @@ def test_forecast_pruner_asks_its_wrapped_pruner_first_and_says_which_rule_decid
     pruner = ForecastPruner(wrapped_pruner=median, n_startup_trials=1)
     assert decide([150.0], pruner=pruner)  # behind the finished trial's 100 at step 0, in this rule's warm-up
     assert pruner.last_reason == "the wrapped MedianPruner decided"
+    pruner = ForecastPruner(wrapped_pruner=median, n_startup_trials=1)
+    assert decide([150.0] * 10, pruner=pruner)  # both rules would prune: the wrapped one was asked first
+    assert pruner.last_reason == "the wrapped MedianPruner decided"
     pruner = ForecastPruner(n_startup_trials=1, margin=1.0)
     assert decide([10.0] * 10, pruner=pruner)
     assert pruner.last_reason == ("its curve forecasts 10 at step 20; even 2× that gain reaches only 10; "
                                   "the best finished trial has 0 (margin 1)")
+    assert decide([10.0] * 10, direction="maximize", pruner=pruner)
+    assert pruner.last_reason == ("its curve forecasts -10 at step 20; even 2× that gain reaches only -10; "
+                                  "the best finished trial has 0 (margin 1)")
     assert not decide(power_law(-20.0, 100.0, 0.5), pruner=pruner)
     assert pruner.last_reason is None
+    pruner = ForecastPruner(n_startup_trials=1)
+    assert decide([10.0] * 10, pruner=pruner)
+    assert pruner.last_reason.endswith("the best finished trial has 0")  # no margin, none mentioned
 
 
 def test_forecast_pruner_refuses_bad_arguments():
@@ -152,3 +178,11 @@ def test_forecast_pruner_refuses_bad_arguments():
                  {"min_points": 3}, {"wrapped_pruner": "MedianPruner"}):
         with pytest.raises(ValueError):
             ForecastPruner(**args)
+
+
+@pytest.mark.parametrize("pruner", [TrendPruner(window=2, n_warmup_steps=2), ForecastPruner(n_startup_trials=1)],
+                         ids=["trend", "forecast"])
+def test_a_finished_trial_without_a_finite_value_does_not_hide_the_best(pruner):
+    no_finite_value = [math.nan] * 21
+    for finished in ((no_finite_value, FINISHED), (FINISHED, no_finite_value)):  # in either order
+        assert decide([10.0] * 10, finished=finished, pruner=pruner)

@@ -16,7 +16,7 @@ far behind but falling fast are not. It judges nothing before `n_warmup_steps`, 
 (`wrapped_pruner`, as optuna's PatientPruner does), which is asked first: a median pruner stops the trials that
 are hopeless from the start, this one the ones that stall. Lower-is-better and higher-is-better metrics alike.
 
-`ForecastPruner` asks the same question with a better forecast than a straight line: a power law fitted to the
+`ForecastPruner` asks the same question with another forecast than a straight line: a power law fitted to the
 latter half of the trial's curve, which bends as learning curves do. Both are measured on the σ sweep in
 `benchmarks/README.md`; neither is the σ sweep's pruner.
 """
@@ -75,7 +75,7 @@ class TrendPruner(BasePruner):
         if len(finished) < self.n_startup_trials:
             return False
         sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0  # so that lower is better
-        best = min((_best_until(t, sign, math.inf) for t in finished), default=math.nan)
+        best = _best_finished(finished, sign)
         horizon = max((t.last_step for t in finished if t.last_step is not None), default=None)
         if math.isnan(best) or horizon is None or step >= horizon:
             return False  # nothing to compare with, or no epochs left to save
@@ -87,35 +87,38 @@ class TrendPruner(BasePruner):
         if forecast <= best:
             return False
         self.last_reason = (f"improving at {self.factor:g}× its rate over the last {self.window} steps, it would reach "
-                            f"{sign * forecast:.6g} by step {horizon}; the best finished trial has {sign * best:.6g}")
+                            f"{_shown(sign * forecast)} by step {horizon}; the best finished trial has "
+                            f"{_shown(sign * best)}")
         return True
 
 
 class ForecastPruner(BasePruner):
-    """Prune a trial whose own learning curve, extrapolated to the last step, could not beat the best finished
-    trial even if it gained `factor` times the gain the extrapolation forecasts.
+    """Prune a trial whose own learning curve, extrapolated to the last step, would leave it more than `margin`
+    behind the best finished trial even if it gained `factor` times the gain the extrapolation forecasts.
 
-    The forecast fits the power law `y(x) = a + b · x^(−c)` (x = step + 1) to the latter half of the trial's curve
-    (at least `min_points` values) by least squares, c on a log grid from 0.05 to 4, a and b exactly for each c; and
-    evaluates it at the horizon (the last step the finished trials reached):
+    The forecast fits the power law `a + b · (s + 1)^(−c)` to the latter half of the trial's values (at least
+    `min_points` of them) by least squares, c on a log grid from 0.05 to 4, a and b exactly for each c; and
+    evaluates it at the horizon (the last step the finished trials reached). With v(s) the value the trial reported
+    at step s:
 
-        prune at step s  ⇔  y(s) − factor · max(0, y(s) − forecast)  is worse than  best + margin
+        prune at step s  ⇔  v(s) − factor · max(0, v(s) − forecast)  is worse than  best + margin
 
-    A power law bends as learning curves do, so it follows a curve that is still falling (a small σ, far behind)
-    further than a straight line would, and one that levels off (a large σ) less far. Fitted to the latter half it
-    tracks the curve's present shape, not its first epochs; `factor` > 1 leaves room for curves that fall faster
-    than the fit expects; `margin` (in the metric's units) for noise in the metric itself.
+    A power law bends as learning curves do, so it follows a curve that is still falling fast (a small σ, far
+    behind) further than one that levels off (a large σ). Fitted to the latter half it follows the curve's present
+    shape, not its first epochs. `factor` > 1 leaves room for curves that fall faster than the fit expects, and
+    `margin` (in the metric's units) for noise in the metric itself. Unlike `TrendPruner` it starts from the latest
+    value, not the best so far: the fit, not one lucky epoch, says where the curve is. The defaults are the
+    settings measured on the σ sweep (`benchmarks/README.md`), which judge from step 5 once 5 trials have finished.
 
     Args:
         wrapped_pruner: another pruner asked first (its "prune" stands); None: this rule alone.
         factor: how many times the forecast gain the trial may still make (≥ 1).
-        margin: how far behind the best finished value a forecast may end and still be kept (≥ 0).
+        margin: how far behind the best finished value the trial may end, after `factor` times the forecast
+            gain, and still be kept (≥ 0).
         n_warmup_steps: no judgement of a trial before this step.
         n_startup_trials: no judgement until this many trials have finished.
         min_points: the fewest values a forecast is fitted to (≥ 4: the power law has three parameters).
     """
-
-    exponents = np.geomspace(0.05, 4.0, 80)
 
     def __init__(self, wrapped_pruner: BasePruner | None = None, factor: float = 2.0, margin: float = 0.0,
                  n_warmup_steps: int = 5, n_startup_trials: int = 5, min_points: int = 5) -> None:
@@ -148,36 +151,50 @@ class ForecastPruner(BasePruner):
         if len(finished) < self.n_startup_trials:
             return False
         sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0  # so that lower is better
-        best = min((_best_until(t, sign, math.inf) for t in finished), default=math.nan)
+        best = _best_finished(finished, sign)
         horizon = max((t.last_step for t in finished if t.last_step is not None), default=None)
         if math.isnan(best) or horizon is None or step >= horizon:
             return False  # nothing to compare with, or no epochs left to save
         steps = sorted(s for s, v in trial.intermediate_values.items() if math.isfinite(v))
         steps = steps[-max(self.min_points, len(steps) // 2):]  # the latter half
-        now = sign * trial.intermediate_values[step]
-        if len(steps) < self.min_points or steps[-1] != step or not math.isfinite(now):
+        if len(steps) < self.min_points or steps[-1] != step:
             return False  # too few finite values to fit, or the latest is not finite (the divergence check's)
-        forecast = self.forecast(steps, [sign * trial.intermediate_values[s] for s in steps], horizon)
+        now = sign * trial.intermediate_values[step]
+        forecast = power_law_forecast(steps, [sign * trial.intermediate_values[s] for s in steps], horizon)
         hoped_for = now - self.factor * max(0.0, now - forecast)
         if hoped_for <= best + self.margin:
             return False
-        self.last_reason = (f"its curve forecasts {sign * forecast:.6g} at step {horizon}; even {self.factor:g}× that "
-                            f"gain reaches only {sign * hoped_for:.6g}; the best finished trial has {sign * best:.6g}"
-                            + (f" (margin {self.margin:g})" if self.margin else ""))
+        self.last_reason = (f"its curve forecasts {_shown(sign * forecast)} at step {horizon}; even {self.factor:g}× "
+                            f"that gain reaches only {_shown(sign * hoped_for)}; the best finished trial has "
+                            f"{_shown(sign * best)}" + (f" (margin {self.margin:g})" if self.margin else ""))
         return True
 
-    @classmethod
-    def forecast(cls, steps: list[int], values: list[float], horizon: int) -> float:
-        """The least-squares power law `a + b · (step + 1)^(−c)` through the values, evaluated at `horizon`."""
-        x = np.asarray(steps, dtype=float) + 1.0
-        y = np.asarray(values, dtype=float)
-        features = x[None, :] ** -cls.exponents[:, None]  # one row per exponent c
-        centred = features - features.mean(axis=1, keepdims=True)
-        b = centred @ (y - y.mean()) / np.maximum((centred**2).sum(axis=1), 1e-300)
-        a = y.mean() - b * features.mean(axis=1)
-        errors = ((y[None, :] - a[:, None] - b[:, None] * features) ** 2).sum(axis=1)
-        c = int(np.argmin(errors))
-        return float(a[c] + b[c] * (horizon + 1.0) ** -cls.exponents[c])
+
+POWER_LAW_EXPONENTS = np.geomspace(0.05, 4.0, 80)  # the exponents c a forecast chooses from
+
+
+def power_law_forecast(steps: list[int], values: list[float], horizon: int) -> float:
+    """The least-squares power law `a + b · (step + 1)^(−c)` through the values, evaluated at `horizon`: for each c
+    of `POWER_LAW_EXPONENTS` the line in (step + 1)^(−c) exactly, then the c with the smallest squared error."""
+    x = np.asarray(steps, dtype=float) + 1.0
+    y = np.asarray(values, dtype=float)
+    features = x[None, :] ** -POWER_LAW_EXPONENTS[:, None]  # one row per exponent c
+    centred = features - features.mean(axis=1, keepdims=True)
+    b = centred @ (y - y.mean()) / np.maximum((centred**2).sum(axis=1), 1e-300)
+    a = y.mean() - b * features.mean(axis=1)
+    errors = ((y[None, :] - a[:, None] - b[:, None] * features) ** 2).sum(axis=1)
+    c = int(np.argmin(errors))
+    return float(a[c] + b[c] * (horizon + 1.0) ** -POWER_LAW_EXPONENTS[c])
+
+
+def _shown(value: float) -> str:
+    return f"{value + 0.0:.6g}"  # + 0.0: a best of 0 in a maximised metric is 0, not "-0"
+
+
+def _best_finished(finished: list[FrozenTrial], sign: float) -> float:
+    """The best finite value any finished trial reported, signed so that lower is better; NaN if none.
+    (Python's `min` over values that include NaN depends on their order, so NaNs are left out first.)"""
+    return min((b for b in (_best_until(t, sign, math.inf) for t in finished) if not math.isnan(b)), default=math.nan)
 
 
 def _best_until(trial: FrozenTrial, sign: float, step: float) -> float:
