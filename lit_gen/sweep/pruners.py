@@ -32,7 +32,54 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 
-class TrendPruner(BasePruner):
+class _OwnCurvePruner(BasePruner):
+    """What lit_gen's pruners share: the wrapped pruner asked first, the warm-up, the finished trials to compare
+    with (their best value and the last step they reached), and the reason recorded. A subclass says, in `judge`,
+    whether its own rule prunes a trial at `step`, and why.
+
+    Args:
+        wrapped_pruner: another pruner asked first (its "prune" stands); None: this rule alone.
+        n_warmup_steps: no judgement of a trial before this step.
+        n_startup_trials: no judgement until this many trials have finished.
+    """
+
+    def __init__(self, wrapped_pruner: BasePruner | None, n_warmup_steps: int, n_startup_trials: int) -> None:
+        if n_warmup_steps < 0 or n_startup_trials < 1:
+            raise ValueError(f"n_warmup_steps={n_warmup_steps} must be ≥ 0 and n_startup_trials="
+                             f"{n_startup_trials} ≥ 1")
+        if wrapped_pruner is not None and not isinstance(wrapped_pruner, BasePruner):
+            raise ValueError(f"wrapped_pruner must be an optuna pruner, got {wrapped_pruner!r}")
+        self.wrapped_pruner = wrapped_pruner
+        self.n_warmup_steps = n_warmup_steps
+        self.n_startup_trials = n_startup_trials
+        self.last_reason: str | None = None  # why the last "prune" was decided, for the trial's record
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        self.last_reason = None
+        if self.wrapped_pruner is not None and self.wrapped_pruner.prune(study, trial):
+            self.last_reason = f"the wrapped {type(self.wrapped_pruner).__name__} decided"
+            return True
+        step = trial.last_step
+        if step is None or step < self.n_warmup_steps:
+            return False
+        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if len(finished) < self.n_startup_trials:
+            return False
+        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0  # so that lower is better
+        best = _best_finished(finished, sign)
+        horizon = max((t.last_step for t in finished if t.last_step is not None), default=None)
+        if math.isnan(best) or horizon is None or step >= horizon:
+            return False  # nothing to compare with, or no epochs left to save
+        self.last_reason = self.judge(trial, step, sign, best, horizon)
+        return self.last_reason is not None
+
+    def judge(self, trial: FrozenTrial, step: int, sign: float, best: float, horizon: int) -> str | None:
+        """Why the trial is pruned at `step`, or None to keep it. Values are signed by `sign` so that lower is
+        better; `best` is the best finished value, `horizon` the last step the finished trials reached (> step)."""
+        raise NotImplementedError
+
+
+class TrendPruner(_OwnCurvePruner):
     """Prune a trial that could not beat the best finished trial even if it went on improving at `factor` times
     its rate over the last `window` steps (see the module docstring).
 
@@ -51,48 +98,25 @@ class TrendPruner(BasePruner):
             raise ValueError(f"window={window} must be at least 1")
         if not factor >= 1.0:
             raise ValueError(f"factor={factor} must be at least 1 (the recent rate is already the forecast)")
-        if n_warmup_steps < 0 or n_startup_trials < 1:
-            raise ValueError(f"n_warmup_steps={n_warmup_steps} must be ≥ 0 and n_startup_trials="
-                             f"{n_startup_trials} ≥ 1")
-        if wrapped_pruner is not None and not isinstance(wrapped_pruner, BasePruner):
-            raise ValueError(f"wrapped_pruner must be an optuna pruner, got {wrapped_pruner!r}")
-        self.wrapped_pruner = wrapped_pruner
+        super().__init__(wrapped_pruner, n_warmup_steps, n_startup_trials)
         self.window = window
         self.factor = factor
-        self.n_warmup_steps = n_warmup_steps
-        self.n_startup_trials = n_startup_trials
-        self.last_reason: str | None = None  # why the last "prune" was decided, for the trial's record
 
-    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
-        self.last_reason = None
-        if self.wrapped_pruner is not None and self.wrapped_pruner.prune(study, trial):
-            self.last_reason = f"the wrapped {type(self.wrapped_pruner).__name__} decided"
-            return True
-        step = trial.last_step
-        if step is None or step < max(self.n_warmup_steps, self.window):
-            return False
-        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if len(finished) < self.n_startup_trials:
-            return False
-        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0  # so that lower is better
-        best = _best_finished(finished, sign)
-        horizon = max((t.last_step for t in finished if t.last_step is not None), default=None)
-        if math.isnan(best) or horizon is None or step >= horizon:
-            return False  # nothing to compare with, or no epochs left to save
+    def judge(self, trial: FrozenTrial, step: int, sign: float, best: float, horizon: int) -> str | None:
+        if step < self.window:
+            return None
         now, then = _best_until(trial, sign, step), _best_until(trial, sign, step - self.window)
         if math.isnan(now + then):
-            return False  # no finite value yet, or none `window` steps back
+            return None  # no finite value yet, or none `window` steps back
         rate = (now - then) / self.window  # ≤ 0: the best so far never gets worse
         forecast = now + self.factor * rate * (horizon - step)
         if forecast <= best:
-            return False
-        self.last_reason = (f"improving at {self.factor:g}× its rate over the last {self.window} steps, it would reach "
-                            f"{_shown(sign * forecast)} by step {horizon}; the best finished trial has "
-                            f"{_shown(sign * best)}")
-        return True
+            return None
+        return (f"improving at {self.factor:g}× its rate over the last {self.window} steps, it would reach "
+                f"{_shown(sign * forecast)} by step {horizon}; the best finished trial has {_shown(sign * best)}")
 
 
-class ForecastPruner(BasePruner):
+class ForecastPruner(_OwnCurvePruner):
     """Prune a trial whose own learning curve, extrapolated to the last step, would leave it more than `margin`
     behind the best finished trial even if it gained `factor` times the gain the extrapolation forecasts.
 
@@ -126,48 +150,26 @@ class ForecastPruner(BasePruner):
             raise ValueError(f"factor={factor} must be at least 1 (the fitted gain is already the forecast)")
         if not margin >= 0.0:
             raise ValueError(f"margin={margin} must be ≥ 0")
-        if n_warmup_steps < 0 or n_startup_trials < 1 or min_points < 4:
-            raise ValueError(f"n_warmup_steps={n_warmup_steps} must be ≥ 0, n_startup_trials={n_startup_trials} "
-                             f"≥ 1 and min_points={min_points} ≥ 4")
-        if wrapped_pruner is not None and not isinstance(wrapped_pruner, BasePruner):
-            raise ValueError(f"wrapped_pruner must be an optuna pruner, got {wrapped_pruner!r}")
-        self.wrapped_pruner = wrapped_pruner
+        if min_points < 4:
+            raise ValueError(f"min_points={min_points} must be ≥ 4 (the power law has three parameters)")
+        super().__init__(wrapped_pruner, n_warmup_steps, n_startup_trials)
         self.factor = factor
         self.margin = margin
-        self.n_warmup_steps = n_warmup_steps
-        self.n_startup_trials = n_startup_trials
         self.min_points = min_points
-        self.last_reason: str | None = None  # why the last "prune" was decided, for the trial's record
 
-    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
-        self.last_reason = None
-        if self.wrapped_pruner is not None and self.wrapped_pruner.prune(study, trial):
-            self.last_reason = f"the wrapped {type(self.wrapped_pruner).__name__} decided"
-            return True
-        step = trial.last_step
-        if step is None or step < self.n_warmup_steps:
-            return False
-        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if len(finished) < self.n_startup_trials:
-            return False
-        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0  # so that lower is better
-        best = _best_finished(finished, sign)
-        horizon = max((t.last_step for t in finished if t.last_step is not None), default=None)
-        if math.isnan(best) or horizon is None or step >= horizon:
-            return False  # nothing to compare with, or no epochs left to save
+    def judge(self, trial: FrozenTrial, step: int, sign: float, best: float, horizon: int) -> str | None:
         steps = sorted(s for s, v in trial.intermediate_values.items() if math.isfinite(v))
         steps = steps[-max(self.min_points, len(steps) // 2):]  # the latter half
         if len(steps) < self.min_points or steps[-1] != step:
-            return False  # too few finite values to fit, or the latest is not finite (the divergence check's)
+            return None  # too few finite values to fit, or the latest is not finite (the divergence check's)
         now = sign * trial.intermediate_values[step]
         forecast = power_law_forecast(steps, [sign * trial.intermediate_values[s] for s in steps], horizon)
         hoped_for = now - self.factor * max(0.0, now - forecast)
         if hoped_for <= best + self.margin:
-            return False
-        self.last_reason = (f"its curve forecasts {_shown(sign * forecast)} at step {horizon}; even {self.factor:g}× "
-                            f"that gain reaches only {_shown(sign * hoped_for)}; the best finished trial has "
-                            f"{_shown(sign * best)}" + (f" (margin {self.margin:g})" if self.margin else ""))
-        return True
+            return None
+        return (f"its curve forecasts {_shown(sign * forecast)} at step {horizon}; even {self.factor:g}× that gain "
+                f"reaches only {_shown(sign * hoped_for)}; the best finished trial has {_shown(sign * best)}"
+                + (f" (margin {self.margin:g})" if self.margin else ""))
 
 
 POWER_LAW_EXPONENTS = np.geomspace(0.05, 4.0, 80)  # the exponents c a forecast chooses from
