@@ -23,15 +23,11 @@ import vae_throughput as bench  # noqa: I001 — first, see above
 
 import argparse
 import statistics
-import tempfile
 
 import torch
-from lightning.pytorch import Trainer
 
-from lit_gen.callbacks import default_callbacks
 from lit_gen.data import DigitsDataModule
 from lit_gen.models import VAE
-from lit_gen.null_profiler import NullProfiler
 
 
 class WithoutEpochLogging(VAE):
@@ -66,22 +62,6 @@ VARIANTS = {
 }
 
 
-def run_variant(model_class: type[VAE], data: DigitsDataModule, epochs: int) -> float:
-    """`vae_throughput.run_lit_gen` with the model class swapped: same Trainer, callbacks, logger and bar."""
-    hparams = bench.build_model("mlp", data).hparams  # the benchmark's model...
-    torch.manual_seed(0)
-    model = model_class(**hparams)  # ...as the variant's class, with the same initial weights
-    timer = bench.StepTimer()
-    with tempfile.TemporaryDirectory() as root:
-        trainer = Trainer(
-            max_epochs=epochs, default_root_dir=root, callbacks=[timer, *default_callbacks()], limit_val_batches=0,
-            enable_checkpointing=False, num_sanity_val_steps=0, enable_model_summary=False, profiler=NullProfiler(),
-            logger=True,
-        )
-        trainer.fit(model, datamodule=data)
-    return timer.steps_per_second
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=30)
@@ -95,7 +75,7 @@ def main() -> None:
     for _ in range(args.repeats):  # round-robin, so a change in the machine's load touches every variant alike
         plain.append(bench.run_plain("mlp", data, args.epochs))
         for name, model_class in VARIANTS.items():
-            steps[name].append(run_variant(model_class, data, args.epochs))
+            steps[name].append(bench.run_lit_gen("mlp", data, args.epochs, model_class))
 
     baseline = statistics.median(plain)
     print(f"\ndigits MLP VAE, torch {torch.__version__}, {args.threads} threads, median of {args.repeats} runs, "

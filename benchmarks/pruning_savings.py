@@ -50,11 +50,8 @@ def run_sweep(seed: int, pruned: bool, args, folder: Path) -> dict:
     spec["seed"] = seed
     spec["n_trials"] = args.n_trials
     spec["limits"] = {**spec["limits"], "max_epochs": args.max_epochs}  # the file's wall time stays
-    spec["sampler"] = sampler_spec(args)
-    if pruned:
-        spec["pruner"] = pruner_spec(args)
-    else:
-        spec["pruner"] = None
+    spec["sampler"] = sampler_spec(spec["sampler"], args)
+    spec["pruner"] = pruner_spec(spec["pruner"], args) if pruned else None
     spec["overrides"] = [*spec.get("overrides", []), "--image_quality.backbone=none",
                          "--trainer.enable_model_summary=false"]
     path = folder / f"{spec['name']}.yaml"
@@ -107,8 +104,8 @@ def epochs_to_reach(trajectory: list[tuple[int, float]], value: float) -> int:
     return next(trained for trained, best in trajectory if best <= value)
 
 
-def sampler_spec(args) -> dict:
-    shipped = yaml.safe_load(SPEC.read_text())["sampler"]
+def sampler_spec(shipped: dict, args) -> dict:
+    """The sampler both sweeps use: the sweep file's (`shipped`), with --startup_trials if given."""
     if args.startup_trials is None:  # the sweep file's sampler, as shipped
         return shipped
     return {**shipped, "n_startup_trials": args.startup_trials}
@@ -118,9 +115,9 @@ def _described(spec: dict) -> str:
     return f"{spec['name']}({', '.join(f'{k}={v}' for k, v in spec.items() if k != 'name')})"
 
 
-def pruner_spec(args) -> dict:
+def pruner_spec(shipped: dict, args) -> dict:
+    """The pruned sweep's pruner: --pruner, or the sweep file's (`shipped`), with --pruner_args."""
     if args.pruner is None:  # the shipped sweep's own pruner, as configured there (a smoke run: warmed up at once)
-        shipped = yaml.safe_load(SPEC.read_text())["pruner"]
         warmup = _warmup(args) if args.smoke and shipped["name"] in WARMUP_PRUNERS else {}
         return {**shipped, **warmup, **json.loads(args.pruner_args)}
     warmup = _warmup(args) if args.pruner in WARMUP_PRUNERS else {}
@@ -177,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         pruner, sampler, args.n_trials, args.max_epochs = (recorded["pruner"], recorded["sampler"],
                                                            recorded["n_trials"], recorded["limits"]["max_epochs"])
     else:
-        pruner, sampler = pruner_spec(args), sampler_spec(args)
+        pruner, sampler = pruner_spec(shipped["pruner"], args), sampler_spec(shipped["sampler"], args)
     workers = "" if args.summarise else f"{args.workers} workers, "  # a run's folder does not record them
     print(f"σ sweep, seeds {args.seeds}, {args.n_trials} trials of ≤ {args.max_epochs} epochs, {workers}"
           f"sampler {_described(sampler)}, pruner {_described(pruner)}, "

@@ -78,16 +78,17 @@ class StepTimer(Callback):
         return (self.batches - WARMUP_STEPS) / (self.end - self.start)
 
 
-def build_model(network: str, data: InMemoryDataModule) -> VAE:
+def build_model(network: str, data: InMemoryDataModule, model_class: type[VAE] = VAE) -> VAE:
     torch.manual_seed(0)
-    return VAE(
+    return model_class(
         data_shape=data.data_shape, levels=data.levels, latent_dim=8 if network == "mlp" else 16, network=network,
         hidden_dims=[512], base_channels=32, likelihood=GaussianLikelihood(sigma=0.1),
     )
 
 
-def run_lit_gen(network: str, data: InMemoryDataModule, epochs: int) -> float:
-    model = build_model(network, data)
+def run_lit_gen(network: str, data: InMemoryDataModule, epochs: int, model_class: type[VAE] = VAE) -> float:
+    """Steps/s of lit_gen's VAE (`model_class`: a variant of it, see lightning_floor.py) with its defaults."""
+    model = build_model(network, data, model_class)
     timer = StepTimer()
     with tempfile.TemporaryDirectory() as root:
         trainer = Trainer(
