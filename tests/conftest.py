@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -26,3 +28,19 @@ def _few_threads(monkeypatch):
 def _private_cache(tmp_path_factory, monkeypatch):
     # domain classifiers trained on the fly by a test go to a throwaway cache, not the user's ~/.cache/lit_gen
     monkeypatch.setenv("LIT_GEN_CACHE", str(tmp_path_factory.mktemp("lit_gen_cache")))
+
+
+@pytest.fixture
+def offline_one_thread(monkeypatch, tmp_path):
+    """No network, the classifier cache in the test's own folder (`tmp_path / "cache"`, so a test can see whether
+    anything was trained), and one torch thread (small tensors; other processes share the cores)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setenv("LIT_GEN_CACHE", str(tmp_path / "cache"))
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -17,22 +17,7 @@ from tests.conftest import CONFIGS
 from tests.helpers import write_fake_mnist
 
 SMOKE = str(CONFIGS / "trainer" / "smoke.yaml")
-
-
-@pytest.fixture(autouse=True)
-def _offline_and_one_thread(monkeypatch, tmp_path):
-    """No network, a private classifier cache, and one thread (small tensors; other processes share the cores)."""
-    import socket
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("network access attempted")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setenv("LIT_GEN_CACHE", str(tmp_path / "cache"))
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("offline_one_thread")
 
 
 def test_features_train_then_a_dcgan_run_reports_fid_kid_is_with_that_classifier(in_tmp, capsys):

@@ -23,22 +23,7 @@ from tests.conftest import CONFIGS
 
 SMOKE = str(CONFIGS / "trainer" / "smoke.yaml")
 VAE_DIGITS = str(CONFIGS / "experiments" / "vae_digits.yaml")
-
-
-@pytest.fixture(autouse=True)
-def _offline_and_one_thread(monkeypatch, tmp_path):
-    """No network, a private classifier cache, and one thread (small tensors; other processes share the cores)."""
-    import socket
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("network access attempted")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setenv("LIT_GEN_CACHE", str(tmp_path / "cache"))
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("offline_one_thread")
 
 
 def fit(*args: str) -> None:

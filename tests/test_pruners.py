@@ -146,6 +146,7 @@ def test_forecast_pruner_judges_nothing_in_the_warmup_before_enough_trials_or_va
     assert not forecast_decides(stalled, n_warmup_steps=10)
     assert not forecast_decides(stalled, n_startup_trials=2)
     assert not decide(stalled, finished=(), pruner=ForecastPruner(n_startup_trials=1))
+    assert decide(stalled, pruner=ForecastPruner())  # by default one finished trial is enough to compare with
     assert not forecast_decides([10.0] * 6, n_warmup_steps=0, min_points=7)  # six values, seven needed
     assert not forecast_decides([10.0] * 21)  # step 20: no epochs left to save by stopping
     assert not forecast_decides([10.0] * 9 + [math.nan])  # the divergence check, not this rule, deals with it
