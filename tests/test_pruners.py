@@ -122,7 +122,7 @@ def test_the_forecast_is_the_power_law_through_the_values():
 
 def test_the_forecast_is_fitted_to_the_latter_half_of_the_curve():
     def reason(curve: list[float]) -> str | None:
-        pruner = ForecastPruner(n_startup_trials=1)
+        pruner = ForecastPruner()
         decide(curve, finished=([100.0 - 2.5 * step for step in range(41)],), pruner=pruner)  # best 0, horizon 40
         return pruner.last_reason
 
@@ -145,7 +145,7 @@ def test_forecast_pruner_judges_nothing_in_the_warmup_before_enough_trials_or_va
     stalled = [10.0] * 10
     assert not forecast_decides(stalled, n_warmup_steps=10)
     assert not forecast_decides(stalled, n_startup_trials=2)
-    assert not decide(stalled, finished=(), pruner=ForecastPruner(n_startup_trials=1))
+    assert not decide(stalled, finished=(), pruner=ForecastPruner())
     assert decide(stalled, pruner=ForecastPruner())  # by default one finished trial is enough to compare with
     assert not forecast_decides([10.0] * 6, n_warmup_steps=0, min_points=7)  # six values, seven needed
     assert not forecast_decides([10.0] * 21)  # step 20: no epochs left to save by stopping
@@ -154,22 +154,22 @@ def test_forecast_pruner_judges_nothing_in_the_warmup_before_enough_trials_or_va
 
 def test_forecast_pruner_asks_its_wrapped_pruner_first_and_says_which_rule_decided():
     median = optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
-    pruner = ForecastPruner(wrapped_pruner=median, n_startup_trials=1)
+    pruner = ForecastPruner(wrapped_pruner=median)
     assert decide([150.0], pruner=pruner)  # behind the finished trial's 100 at step 0, in this rule's warm-up
     assert pruner.last_reason == "the wrapped MedianPruner decided"
-    pruner = ForecastPruner(wrapped_pruner=median, n_startup_trials=1)
+    pruner = ForecastPruner(wrapped_pruner=median)
     assert decide([150.0] * 10, pruner=pruner)  # both rules would prune: the wrapped one was asked first
     assert pruner.last_reason == "the wrapped MedianPruner decided"
-    pruner = ForecastPruner(n_startup_trials=1, margin=1.0)
+    pruner = ForecastPruner(margin=1.0)
     assert decide([10.0] * 10, pruner=pruner)
-    assert pruner.last_reason == ("its curve forecasts 10 at step 20; even 2× that gain reaches only 10; "
+    assert pruner.last_reason == ("its curve forecasts 10 at step 20; even 3× that gain reaches only 10; "
                                   "the best finished trial has 0 (margin 1)")
     assert decide([10.0] * 10, direction="maximize", pruner=pruner)
-    assert pruner.last_reason == ("its curve forecasts -10 at step 20; even 2× that gain reaches only -10; "
+    assert pruner.last_reason == ("its curve forecasts -10 at step 20; even 3× that gain reaches only -10; "
                                   "the best finished trial has 0 (margin 1)")
     assert not decide(power_law(-20.0, 100.0, 0.5), pruner=pruner)
     assert pruner.last_reason is None
-    pruner = ForecastPruner(n_startup_trials=1)
+    pruner = ForecastPruner()
     assert decide([10.0] * 10, pruner=pruner)
     assert pruner.last_reason.endswith("the best finished trial has 0")  # no margin, none mentioned
 
@@ -181,7 +181,7 @@ def test_forecast_pruner_refuses_bad_arguments():
             ForecastPruner(**args)
 
 
-@pytest.mark.parametrize("pruner", [TrendPruner(window=2, n_warmup_steps=2), ForecastPruner(n_startup_trials=1)],
+@pytest.mark.parametrize("pruner", [TrendPruner(window=2, n_warmup_steps=2), ForecastPruner()],
                          ids=["trend", "forecast"])
 def test_a_finished_trial_without_a_finite_value_does_not_hide_the_best(pruner):
     no_finite_value = [math.nan] * 21
