@@ -19,7 +19,7 @@ pruned sweep that ends better passes; whether the two lie within one standard er
 Both readings of "epochs to reach the best value" are printed; the exit status follows the common value.
 
     python benchmarks/pruning_savings.py                    # 3 seeds, the sweep file's budget, 2 workers
-    python benchmarks/pruning_savings.py --smoke            # 1 seed, 3 trials of 2 epochs, no claim
+    python benchmarks/pruning_savings.py --smoke            # 1 seed, 3 trials of 6 epochs, no claim
     python benchmarks/pruning_savings.py --summarise DIR    # the figures of an earlier run's folder, no training
 """
 
@@ -117,9 +117,9 @@ def _described(spec: dict) -> str:
 
 def pruner_spec(shipped: dict, args) -> dict:
     """The pruned sweep's pruner: --pruner, or the sweep file's (`shipped`), with --pruner_args."""
-    if args.pruner is None:  # the shipped sweep's own pruner, as configured there (a smoke run: warmed up at once)
-        warmup = _warmup(args) if args.smoke and shipped["name"] in WARMUP_PRUNERS else {}
-        return {**shipped, **warmup, **json.loads(args.pruner_args)}
+    if args.pruner is None:  # the shipped sweep's own pruner, as configured there (a smoke run: judging at once)
+        judging = _smoke_judging(args, shipped["name"]) if args.smoke else {}
+        return {**shipped, **judging, **json.loads(args.pruner_args)}
     warmup = _warmup(args) if args.pruner in WARMUP_PRUNERS else {}
     return {"name": args.pruner, **warmup, **json.loads(args.pruner_args)}
 
@@ -129,6 +129,15 @@ WARMUP_PRUNERS = ("MedianPruner", "PercentilePruner")  # the pruners that judge 
 
 def _warmup(args) -> dict:
     return {"n_startup_trials": args.pruner_startup_trials, "n_warmup_steps": args.warmup_epochs}
+
+
+def _smoke_judging(args, name: str) -> dict:
+    """What lets the shipped pruner judge within a smoke run's few epochs, so that the smoke can prune."""
+    if name in WARMUP_PRUNERS:
+        return _warmup(args)
+    if name == "ForecastPruner":
+        return {**_warmup(args), "min_points": 4}  # the fewest its power law allows: it judges from the 4th epoch
+    return {}
 
 
 def _seconds(wall: float) -> str:
@@ -164,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_epochs is None:
         args.max_epochs = shipped["limits"]["max_epochs"]
     if args.smoke:
-        args.seeds, args.n_trials, args.max_epochs, args.startup_trials = [0], 3, 2, 1
+        args.seeds, args.n_trials, args.max_epochs, args.startup_trials = [0], 3, 6, 1  # 6: a forecast's 4 points
         args.pruner_startup_trials, args.warmup_epochs = 1, 0
 
     folder = Path(args.summarise or tempfile.mkdtemp(prefix="pruning_savings_"))
