@@ -18,6 +18,9 @@ value, and their mean best value is no worse than the unpruned sweeps' mean by m
 pruned sweep that ends better passes; whether the two lie within one standard error either way is printed too).
 Both readings of "epochs to reach the best value" are printed; the exit status follows the common value.
 
+The two sweeps of a seed soon sample different values, so a run measures the pruner together with where each
+sweep's sampler happened to go; `pruning_replay.py` measures the pruner alone on the unpruned sweeps a run recorded.
+
     python benchmarks/pruning_savings.py                    # 3 seeds, the sweep file's budget, 2 workers
     python benchmarks/pruning_savings.py --smoke            # 1 seed, 3 trials of 6 epochs, no claim
     python benchmarks/pruning_savings.py --summarise DIR    # the figures of an earlier run's folder, no training
@@ -117,26 +120,30 @@ def _described(spec: dict) -> str:
 
 def pruner_spec(shipped: dict, args) -> dict:
     """The pruned sweep's pruner: --pruner, or the sweep file's (`shipped`), with --pruner_args."""
-    if args.pruner is None:  # the shipped sweep's own pruner, as configured there (a smoke run: judging at once)
-        judging = _smoke_judging(args, shipped["name"]) if args.smoke else {}
-        return {**shipped, **judging, **json.loads(args.pruner_args)}
-    warmup = _warmup(args) if args.pruner in WARMUP_PRUNERS else {}
-    return {"name": args.pruner, **warmup, **json.loads(args.pruner_args)}
+    name = args.pruner or shipped["name"]
+    if args.smoke:
+        judging = smoke_judging(name)
+    else:
+        judging = _warmup(args) if args.pruner in WARMUP_PRUNERS else {}  # the shipped pruner: as configured
+    return {**(shipped if args.pruner is None else {"name": name}), **judging, **json.loads(args.pruner_args)}
 
 
 WARMUP_PRUNERS = ("MedianPruner", "PercentilePruner")  # the pruners that judge against a warm-up
+SMOKE_BUDGET = (3, 6)  # trials, epochs of a smoke run: a forecast judges from the 4th epoch, before the last
 
 
 def _warmup(args) -> dict:
     return {"n_startup_trials": args.pruner_startup_trials, "n_warmup_steps": args.warmup_epochs}
 
 
-def _smoke_judging(args, name: str) -> dict:
-    """What lets the shipped pruner judge within a smoke run's few epochs, so that the smoke can prune."""
+def smoke_judging(name: str) -> dict:
+    """What lets a pruner judge within a smoke run's few epochs, so that the smoke can prune: after the first
+    finished trial, from the first epoch."""
+    at_once = {"n_startup_trials": 1, "n_warmup_steps": 0}
     if name in WARMUP_PRUNERS:
-        return _warmup(args)
+        return at_once
     if name == "ForecastPruner":
-        return {**_warmup(args), "min_points": 4}  # the fewest its power law allows: it judges from the 4th epoch
+        return {**at_once, "min_points": 4}  # the fewest its power law allows: it judges from the 4th epoch
     return {}
 
 
@@ -173,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_epochs is None:
         args.max_epochs = shipped["limits"]["max_epochs"]
     if args.smoke:
-        args.seeds, args.n_trials, args.max_epochs, args.startup_trials = [0], 3, 6, 1  # 6: a forecast's 4 points
-        args.pruner_startup_trials, args.warmup_epochs = 1, 0
+        args.seeds, args.startup_trials = [0], 1
+        args.n_trials, args.max_epochs = SMOKE_BUDGET
 
     folder = Path(args.summarise or tempfile.mkdtemp(prefix="pruning_savings_"))
     if args.summarise:  # the seeds, budget and pruner the earlier run used, as its sweep files recorded them
