@@ -108,10 +108,12 @@ def epochs_to_reach(trajectory: list[tuple[int, float]], value: float) -> int:
 
 
 def sampler_spec(shipped: dict, args) -> dict:
-    """The sampler both sweeps use: the sweep file's (`shipped`), with --startup_trials if given."""
-    if args.startup_trials is None:  # the sweep file's sampler, as shipped
-        return shipped
-    return {**shipped, "n_startup_trials": args.startup_trials}
+    """The sampler both sweeps use: the sweep file's (`shipped`), or --sampler with the same arguments, with
+    --startup_trials if given."""
+    spec = shipped if args.sampler is None else {**shipped, "name": args.sampler}
+    if args.startup_trials is None:
+        return spec
+    return {**spec, "n_startup_trials": args.startup_trials}
 
 
 def _described(spec: dict) -> str:
@@ -160,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--n_trials", type=int, default=None, help="default: the sweep file's")
     parser.add_argument("--max_epochs", type=int, default=None, help="default: the sweep file's")
+    parser.add_argument("--sampler", default=None, help="a TPE-like class of optuna.samplers or "
+                        "lit_gen.sweep.samplers for both sweeps, with the sweep file's sampler arguments")
     parser.add_argument("--startup_trials", type=int, default=None,
                         help="the sampler's random startup trials in both sweeps (default: the sweep file's)")
     parser.add_argument("--pruner_startup_trials", type=int, default=5)

@@ -10,7 +10,7 @@
       model.init_args.likelihood.init_args.sigma: {type: float, low: 0.02, high: 0.5, log: true}
       model.init_args.latent_dim: {type: int, low: 2, high: 32, log: true}
       model.init_args.network: {type: categorical, choices: [mlp, conv]}
-    sampler: {name: TPESampler}                      # any class of optuna.samplers, with its arguments
+    sampler: {name: TPESampler}                      # a class of optuna.samplers or lit_gen's, with arguments
     pruner: {name: MedianPruner, n_warmup_steps: 3}  # optuna.pruners or lit_gen's own; null: none
     limits: {max_epochs: 30, wall_time: 600}         # per fit: trainer.max_epochs, seconds
     seed: 0                                          # the sampler's seed
@@ -238,19 +238,18 @@ def _component(where: str, value: Any, kind: str) -> dict[str, Any] | None:
 
 
 def _build(module, component: dict[str, Any], kind: str, seed: int | None):
-    """An instance of the class `component["name"]` of `module` (optuna.samplers or optuna.pruners) or, for
-    pruners, of lit_gen's own (`lit_gen/sweep/pruners.py`), with the component's other keys as arguments."""
-    name = component["name"]
-    modules = [module]
-    if kind == "pruner":
-        from lit_gen.sweep import pruners
+    """An instance of the class `component["name"]` of `module` (optuna.samplers or optuna.pruners) or of
+    lit_gen's own (`lit_gen/sweep/samplers.py`, `lit_gen/sweep/pruners.py`), with the component's other keys as
+    arguments."""
+    from lit_gen.sweep import pruners, samplers
 
-        modules.append(pruners)
+    name = component["name"]
+    modules = [module, samplers if kind == "sampler" else pruners]
     cls = next((c for c in (getattr(m, name, None) for m in modules) if inspect.isclass(c)), None)
     if cls is None:
         suffix = kind.capitalize()  # Sampler, Pruner
         available = sorted({n for m in modules for n in dir(m) if n.endswith(suffix) and not n.startswith("Base")})
-        where = f"optuna.{kind}s" + (" or lit_gen.sweep.pruners" if len(modules) > 1 else "")
+        where = f"optuna.{kind}s or lit_gen.sweep.{kind}s"
         raise LitGenError(f"{kind} {name!r} is not in {where}; choose one of {available}")
     kwargs = {k: v for k, v in component.items() if k != "name"}
     if kind == "pruner" and "wrapped_pruner" in kwargs:  # optuna's PatientPruner, lit_gen's pruners
