@@ -116,6 +116,9 @@ class TrendPruner(_OwnCurvePruner):
                 f"{_shown(sign * forecast)} by step {horizon}; the best finished trial has {_shown(sign * best)}")
 
 
+MIN_FORECAST_POINTS = 5  # the fewest finite values a forecast is fitted to, by default
+
+
 class ForecastPruner(_OwnCurvePruner):
     """Prune a trial whose own learning curve, extrapolated to the last step, would leave it more than `margin`
     behind the best finished trial even if it gained `factor` times the gain the extrapolation forecasts.
@@ -148,7 +151,7 @@ class ForecastPruner(_OwnCurvePruner):
     """
 
     def __init__(self, wrapped_pruner: BasePruner | None = None, factor: float = 3.0, margin: float = 0.0,
-                 n_warmup_steps: int = 5, n_startup_trials: int = 1, min_points: int = 5) -> None:
+                 n_warmup_steps: int = 5, n_startup_trials: int = 1, min_points: int = MIN_FORECAST_POINTS) -> None:
         if not factor >= 1.0:
             raise ValueError(f"factor={factor} must be at least 1 (the fitted gain is already the forecast)")
         if not margin >= 0.0:
@@ -161,12 +164,11 @@ class ForecastPruner(_OwnCurvePruner):
         self.min_points = min_points
 
     def judge(self, trial: FrozenTrial, step: int, sign: float, best: float, horizon: int) -> str | None:
-        steps = sorted(s for s, v in trial.intermediate_values.items() if math.isfinite(v))
-        steps = steps[-max(self.min_points, len(steps) // 2):]  # the latter half
-        if len(steps) < self.min_points or steps[-1] != step:
+        fit = curve_forecast(trial.intermediate_values, horizon, self.min_points)
+        if fit is None or fit[0] != step:
             return None  # too few finite values to fit, or the latest is not finite (the divergence check's)
         now = sign * trial.intermediate_values[step]
-        forecast = power_law_forecast(steps, [sign * trial.intermediate_values[s] for s in steps], horizon)
+        forecast = sign * fit[1]  # a least-squares fit: the forecast of the signed values is the signed forecast
         hoped_for = now - self.factor * max(0.0, now - forecast)
         if hoped_for <= best + self.margin:
             return None
@@ -176,6 +178,16 @@ class ForecastPruner(_OwnCurvePruner):
 
 
 POWER_LAW_EXPONENTS = np.geomspace(0.05, 4.0, 80)  # the exponents c a forecast chooses from
+
+
+def curve_forecast(values: dict[int, float], horizon: int, min_points: int) -> tuple[int, float] | None:
+    """The last step with a finite value, and the power law fitted to the latter half of the finite values (at least
+    `min_points` of them) evaluated at `horizon`; None if there are fewer than `min_points` finite values."""
+    steps = sorted(s for s, v in values.items() if math.isfinite(v))
+    steps = steps[-max(min_points, len(steps) // 2):]  # the latter half
+    if len(steps) < min_points:
+        return None
+    return steps[-1], power_law_forecast(steps, [values[s] for s in steps], horizon)
 
 
 def power_law_forecast(steps: list[int], values: list[float], horizon: int) -> float:

@@ -16,7 +16,6 @@ states and results are the same as with any sampler.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Container, Sequence
 from typing import Any
 
@@ -26,9 +25,7 @@ from optuna.samplers import BaseSampler, TPESampler
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from lit_gen.sweep.pruners import power_law_forecast
-
-MIN_POINTS = 5  # as ForecastPruner's default: the fewest finite values a forecast is fitted to
+from lit_gen.sweep.pruners import MIN_FORECAST_POINTS, curve_forecast
 
 
 class ForecastTPESampler(BaseSampler):
@@ -95,12 +92,11 @@ def as_forecast(trials: list[FrozenTrial], direction: StudyDirection) -> list[Fr
     better = min if direction == StudyDirection.MINIMIZE else max
     shown = []
     for trial in trials:
-        steps = sorted(s for s, v in trial.intermediate_values.items() if math.isfinite(v))
-        if trial.state == TrialState.PRUNED and len(steps) >= MIN_POINTS:
-            steps = steps[-max(MIN_POINTS, len(steps) // 2):]  # the latter half, as ForecastPruner fits
-            values = [trial.intermediate_values[s] for s in steps]
+        fit = curve_forecast(trial.intermediate_values, horizon, MIN_FORECAST_POINTS)
+        if trial.state == TrialState.PRUNED and fit is not None:
+            last_step, forecast = fit
             trial = copy.copy(trial)  # a shallow copy: the study's own record is not touched
             trial.state = TrialState.COMPLETE
-            trial.values = [better(power_law_forecast(steps, values, horizon), values[-1])]
+            trial.values = [better(forecast, trial.intermediate_values[last_step])]
         shown.append(trial)
     return shown
