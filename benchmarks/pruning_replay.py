@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
-import json
 import math
 import statistics
 import sys
@@ -33,7 +32,15 @@ from pathlib import Path
 import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState, create_trial
-from pruning_savings import SMOKE_BUDGET, SPEC, epochs_to_reach, recorded_seeds, smoke_judging, sweep_name
+from pruning_savings import (
+    SMOKE_BUDGET,
+    SPEC,
+    add_pruner_arguments,
+    epochs_to_reach,
+    pruner_spec,
+    recorded_seeds,
+    sweep_name,
+)
 
 KEEPS_STATE_IN_STUDY = (optuna.pruners.SuccessiveHalvingPruner, optuna.pruners.HyperbandPruner)
 
@@ -112,9 +119,7 @@ def figures(runs: list[tuple[float, int, float]], sign: float) -> tuple[float, l
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path, help="folders of earlier pruning_savings.py runs")
-    parser.add_argument("--pruner", default=None, help="a class of optuna.pruners or lit_gen.sweep.pruners "
-                        "(default: the shipped sweep's pruner, as configured there)")
-    parser.add_argument("--pruner_args", default="{}", help="pruner arguments as JSON, over the sweep file's")
+    add_pruner_arguments(parser)
     parser.add_argument("--n_trials", type=int, default=None, help="the sweeps' budget (default: the sweep file's)")
     parser.add_argument("--max_epochs", type=int, default=None, help="the sweeps' budget (default: the sweep file's)")
     parser.add_argument("--smoke", action="store_true", help="replay the unpruned sweep of `pruning_savings.py "
@@ -122,9 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     shipped = yaml.safe_load(SPEC.read_text())
-    pruner_spec = shipped["pruner"] if args.pruner is None else {"name": args.pruner}
-    judging = smoke_judging(pruner_spec["name"]) if args.smoke else {}
-    pruner_spec = {**pruner_spec, **judging, **json.loads(args.pruner_args)}
+    configured = pruner_spec(shipped["pruner"], args)  # as pruning_savings.py configures the pruned sweep's
     budget = (args.n_trials or shipped["n_trials"], args.max_epochs or shipped["limits"]["max_epochs"])
     if args.smoke:
         budget = SMOKE_BUDGET
@@ -136,13 +139,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from lit_gen.sweep.spec import load_spec
 
-    pruner = dataclasses.replace(load_spec(SPEC), pruner=pruner_spec).build_pruner()
+    pruner = dataclasses.replace(load_spec(SPEC), pruner=configured).build_pruner()
     if isinstance(pruner, KEEPS_STATE_IN_STUDY):
         print(f"{type(pruner).__name__} keeps its rungs in the study's storage, which a replay does not have; "
               "measure it live with benchmarks/pruning_savings.py --pruner", file=sys.stderr)
         return 2
     sweeps_named = f"{len(sweeps)} recorded unpruned σ sweep{'s' * (len(sweeps) != 1)}"
-    print(f"{sweeps_named} of {budget[0]} trials × {budget[1]} epochs replayed under {pruner_spec}")
+    print(f"{sweeps_named} of {budget[0]} trials × {budget[1]} epochs replayed under {configured}")
     print(f"{'sweep':>40} {'best, none':>11} {'lost':>6} {'to common value':>16} {'×':>6} {'all epochs':>12}")
     to_common: list[tuple[int, int]] = []
     lost = []

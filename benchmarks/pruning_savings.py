@@ -120,6 +120,19 @@ def _described(spec: dict) -> str:
     return f"{spec['name']}({', '.join(f'{k}={v}' for k, v in spec.items() if k != 'name')})"
 
 
+def add_pruner_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that choose the pruned sweep's pruner (read by `pruner_spec`); `pruning_replay.py` takes them
+    too."""
+    parser.add_argument("--pruner", default=None,
+                        help="a class of optuna.pruners or lit_gen.sweep.pruners (default: the shipped sweep's "
+                        "pruner, as configured there); MedianPruner and PercentilePruner get --pruner_startup_trials "
+                        "and --warmup_epochs, the others only --pruner_args")
+    parser.add_argument("--pruner_args", default="{}",
+                        help='more pruner arguments as JSON, e.g. \'{"percentile": 25}\'')
+    parser.add_argument("--pruner_startup_trials", type=int, default=5)
+    parser.add_argument("--warmup_epochs", type=int, default=5)
+
+
 def pruner_spec(shipped: dict, args) -> dict:
     """The pruned sweep's pruner: --pruner, or the sweep file's (`shipped`), with --pruner_args."""
     name = args.pruner or shipped["name"]
@@ -166,15 +179,8 @@ def main(argv: list[str] | None = None) -> int:
                         "lit_gen.sweep.samplers for both sweeps, with the sweep file's sampler arguments")
     parser.add_argument("--startup_trials", type=int, default=None,
                         help="the sampler's random startup trials in both sweeps (default: the sweep file's)")
-    parser.add_argument("--pruner_startup_trials", type=int, default=5)
-    parser.add_argument("--warmup_epochs", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--pruner", default=None,
-                        help="a class of optuna.pruners or lit_gen.sweep.pruners (default: the shipped sweep's "
-                        "pruner, as configured there); MedianPruner and PercentilePruner get --pruner_startup_trials "
-                        "and --warmup_epochs, the others only --pruner_args")
-    parser.add_argument("--pruner_args", default="{}",
-                        help='more pruner arguments as JSON, e.g. \'{"percentile": 25}\'')
+    add_pruner_arguments(parser)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--summarise", metavar="DIR", help="print the figures of an earlier run's folder")
     args = parser.parse_args(argv)
