@@ -32,11 +32,11 @@ from pathlib import Path
 import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState, create_trial
+from pruning_claim import epochs_to_reach
 from pruning_savings import (
     SMOKE_BUDGET,
     SPEC,
     add_pruner_arguments,
-    epochs_to_reach,
     pruner_spec,
     recorded_seeds,
     sweep_name,

@@ -17,6 +17,7 @@ The claim checked (issue 5): over the seeds, the pruned sweeps need at least 2×
 value, and their mean best value is no worse than the unpruned sweeps' mean by more than one standard error (a
 pruned sweep that ends better passes; whether the two lie within one standard error either way is printed too).
 Both readings of "epochs to reach the best value" are printed; the exit status follows the common value.
+The claim is judged in `pruning_claim.py`, which also says how often its quality half misses by chance alone.
 
 The two sweeps of a seed soon sample different values, so a run measures the pruner together with where each
 sweep's sampler happened to go; `pruning_replay.py` measures the pruner alone on the unpruned sweeps a run recorded.
@@ -24,6 +25,7 @@ sweep's sampler happened to go; `pruning_replay.py` measures the pruner alone on
     python benchmarks/pruning_savings.py                    # 3 seeds, the sweep file's budget, 2 workers
     python benchmarks/pruning_savings.py --smoke            # 1 seed, 3 trials of 6 epochs, no claim
     python benchmarks/pruning_savings.py --summarise DIR    # the figures of an earlier run's folder, no training
+    python benchmarks/pruning_savings.py --summarise DIR DIR …  # several runs of one setup: each, then pooled
 """
 
 from __future__ import annotations
@@ -32,13 +34,13 @@ import argparse
 import json
 import math
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import pruning_claim
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,10 +105,6 @@ def summarise(path: Path) -> dict:
             "pruned_trials": sum(t.state.name == "PRUNED" for t in trials), "trajectory": trajectory}
 
 
-def epochs_to_reach(trajectory: list[tuple[int, float]], value: float) -> int:
-    return next(trained for trained, best in trajectory if best <= value)
-
-
 def sampler_spec(shipped: dict, args) -> dict:
     """The sampler both sweeps use: the sweep file's (`shipped`), or --sampler with the same arguments, with
     --startup_trials if given."""
@@ -166,10 +164,6 @@ def _seconds(wall: float) -> str:
     return "" if math.isnan(wall) else f"{wall:.0f}s"
 
 
-def se(values: list[float]) -> float:
-    return statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else float("nan")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -182,8 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     add_pruner_arguments(parser)
     parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--summarise", metavar="DIR", help="print the figures of an earlier run's folder")
+    parser.add_argument("--summarise", metavar="DIR", nargs="+", type=Path,
+                        help="print the figures of earlier runs' folders, no training; several runs of one setup: "
+                        "each run's, then all of them pooled")
     args = parser.parse_args(argv)
+    if args.summarise:
+        return summarise_runs(args.summarise)
     shipped = yaml.safe_load(SPEC.read_text())
     if args.n_trials is None:
         args.n_trials = shipped["n_trials"]
@@ -192,58 +190,80 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.seeds, args.startup_trials = [0], 1
         args.n_trials, args.max_epochs = SMOKE_BUDGET
+    folder = Path(tempfile.mkdtemp(prefix="pruning_savings_"))
+    pruner, sampler = pruner_spec(shipped["pruner"], args), sampler_spec(shipped["sampler"], args)
+    print(f"σ sweep, seeds {args.seeds}, {args.n_trials} trials of ≤ {args.max_epochs} epochs, {args.workers} "
+          f"workers, sampler {_described(sampler)}, pruner {_described(pruner)}, load average "
+          f"{os.getloadavg()[0]:.2f}; runs in {folder}")
+    results = _run_all(args, folder)
+    if args.smoke or len(args.seeds) < 2:  # no claim: one seed has no standard error
+        return 0
+    return 0 if pruning_claim.report(*results) else 3
 
-    folder = Path(args.summarise or tempfile.mkdtemp(prefix="pruning_savings_"))
-    if args.summarise:  # the seeds, budget and pruner the earlier run used, as its sweep files recorded them
-        args.seeds = recorded_seeds(folder)
-        recorded = yaml.safe_load((folder / f"{sweep_name(args.seeds[0], True)}.yaml").read_text())
-        pruner, sampler, args.n_trials, args.max_epochs = (recorded["pruner"], recorded["sampler"],
-                                                           recorded["n_trials"], recorded["limits"]["max_epochs"])
-    else:
-        pruner, sampler = pruner_spec(shipped["pruner"], args), sampler_spec(shipped["sampler"], args)
-    workers = "" if args.summarise else f"{args.workers} workers, "  # a run's folder does not record them
-    print(f"σ sweep, seeds {args.seeds}, {args.n_trials} trials of ≤ {args.max_epochs} epochs, {workers}"
-          f"sampler {_described(sampler)}, pruner {_described(pruner)}, "
-          + (f"runs read from {folder}" if args.summarise else
-             f"load average {os.getloadavg()[0]:.2f}; runs in {folder}"))
-    print(f"{'seed':>4} {'pruner':>7} {'best val/nll_iw':>16} {'epochs to best':>15} {'total epochs':>13} "
-          f"{'pruned':>7} {'wall':>7}")
+
+def _run_all(args, folder: Path) -> tuple[list[dict], list[dict]]:
+    """Each seed's pruned and unpruned sweep, run and printed a row each as it ends."""
+    _print_header()
     results: dict[bool, list[dict]] = {True: [], False: []}
     for seed in args.seeds:
         for pruned in (True, False):
-            if args.summarise:
-                r = {**summarise(folder / f"{sweep_name(seed, pruned)}.yaml"), "wall": math.nan}
-            else:
-                r = run_sweep(seed, pruned, args, folder)
-            results[pruned].append(r)
-            print(f"{seed:>4} {'yes' if pruned else 'none':>7} {r['best']:>16.3f} {r['epochs_to_best']:>15} "
-                  f"{r['total_epochs']:>13} {r['pruned_trials']:>7} {_seconds(r['wall']):>7}", flush=True)
-    if args.smoke or len(args.seeds) < 2:  # no claim: one seed has no standard error
-        return 0
-    with_p, without = results[True], results[False]
-    best_p, best_n = [r["best"] for r in with_p], [r["best"] for r in without]
-    to_best_p = sum(r["epochs_to_best"] for r in with_p)
-    to_best_n = sum(r["epochs_to_best"] for r in without)
-    common = [max(p["best"], n["best"]) for p, n in zip(with_p, without, strict=True)]  # lower is better
-    to_common_p = sum(epochs_to_reach(r["trajectory"], v) for r, v in zip(with_p, common, strict=True))
-    to_common_n = sum(epochs_to_reach(r["trajectory"], v) for r, v in zip(without, common, strict=True))
-    total_p = sum(r["total_epochs"] for r in with_p)
-    total_n = sum(r["total_epochs"] for r in without)
-    print(f"best value: pruned {statistics.mean(best_p):.3f} ± {se(best_p):.3f}, "
-          f"unpruned {statistics.mean(best_n):.3f} ± {se(best_n):.3f} (mean ± standard error over seeds)")
-    print(f"epochs to the common value ({', '.join(f'{v:.2f}' for v in common)}): {to_common_p} vs {to_common_n} "
-          f"({to_common_n / to_common_p:.2f}× fewer)")
-    print(f"epochs to each sweep's own best: {to_best_p} vs {to_best_n} ({to_best_n / to_best_p:.2f}× fewer); "
-          f"all epochs: {total_p} vs {total_n} ({total_n / total_p:.2f}× fewer)")
-    gap = statistics.mean(best_p) - statistics.mean(best_n)  # > 0: the pruned sweeps ended worse (lower is better)
-    one_se = max(se(best_p), se(best_n))
-    no_worse = gap <= one_se  # what the claim asks: pruning does not cost more than one standard error
-    saving = to_common_n / to_common_p >= 2.0
-    print(f"claim: ≥ 2× fewer epochs to reach the best value: {'met' if saving else 'MISSED'} (to each sweep's own "
-          f"best: {'met' if to_best_n / to_best_p >= 2.0 else 'missed'}); pruned best no more than one standard "
-          f"error worse: {'yes' if no_worse else 'NO'} (pruned {'worse' if gap > 0 else 'better'} by {abs(gap):.2f}, "
-          f"one standard error {one_se:.2f}; within it either way: {'yes' if abs(gap) <= one_se else 'no'})")
-    return 0 if saving and no_worse else 3
+            results[pruned].append(_print_row(seed, pruned, run_sweep(seed, pruned, args, folder)))
+    return results[True], results[False]
+
+
+def summarise_runs(folders: list[Path]) -> int:
+    """The figures of earlier runs, read from their folders: each run's, and with several runs all of them pooled,
+    with how often the quality half misses between groups of their unpruned sweeps alone (`chance_misses`)."""
+    setups = {folder: _recorded_setup(folder) for folder in folders}
+    first = folders[0]
+    for folder, setup in setups.items():
+        if setup != setups[first]:
+            sys.exit(f"{folder} ran another setup than {first} ({setup} against {setups[first]}); "
+                     "pool only runs of one pruner, sampler and budget")
+    pruner, sampler, n_trials, max_epochs = setups[first]
+    pooled: tuple[list[dict], list[dict]] = ([], [])
+    met = []
+    for folder in folders:
+        seeds = recorded_seeds(folder)
+        print(f"σ sweep, seeds {seeds}, {n_trials} trials of ≤ {max_epochs} epochs, sampler {_described(sampler)}, "
+              f"pruner {_described(pruner)}, runs read from {folder}")
+        _print_header()
+        with_p, without = [], []
+        for seed in seeds:
+            for pruned, side in ((True, with_p), (False, without)):
+                side.append(_print_row(seed, pruned, {**summarise(folder / f"{sweep_name(seed, pruned)}.yaml"),
+                                                      "wall": math.nan}))
+        if len(seeds) > 1:
+            met.append(pruning_claim.report(with_p, without))
+        pooled[0].extend(with_p)
+        pooled[1].extend(without)
+    if len(folders) > 1:
+        per_run = len(recorded_seeds(first))
+        print(f"\nall {len(folders)} runs pooled ({len(pooled[0])} seeds); the claim met in {sum(met)} of "
+              f"{len(met)} runs")
+        met = [pruning_claim.report(*pooled)]
+        chance = pruning_claim.chance_misses([r["best"] for r in pooled[1]], per_run)
+        print(f"by chance: between two groups of {per_run} of these unpruned sweeps, which differ only in their seeds, "
+              f"the quality half misses in {chance:.0%} of random splits: a floor under how often one run of "
+              f"{per_run} seeds misses it, whatever the pruner")
+    return 0 if all(met) else 3
+
+
+def _recorded_setup(folder: Path) -> tuple:
+    """The pruner, sampler and budget an earlier run used, as its first pruned sweep file recorded them."""
+    recorded = yaml.safe_load((folder / f"{sweep_name(recorded_seeds(folder)[0], True)}.yaml").read_text())
+    return recorded["pruner"], recorded["sampler"], recorded["n_trials"], recorded["limits"]["max_epochs"]
+
+
+def _print_header() -> None:
+    print(f"{'seed':>4} {'pruner':>7} {'best val/nll_iw':>16} {'epochs to best':>15} {'total epochs':>13} "
+          f"{'pruned':>7} {'wall':>7}")
+
+
+def _print_row(seed: int, pruned: bool, r: dict) -> dict:
+    print(f"{seed:>4} {'yes' if pruned else 'none':>7} {r['best']:>16.3f} {r['epochs_to_best']:>15} "
+          f"{r['total_epochs']:>13} {r['pruned_trials']:>7} {_seconds(r['wall']):>7}", flush=True)
+    return r
 
 
 if __name__ == "__main__":
