@@ -6,7 +6,8 @@ The quality half compares two means of a few noisy sweeps, so it misses now and 
 groups of sweeps run exactly alike differ by more than one standard error in about a fifth of draws (under a
 normal model, 22% for any number of seeds; the rule does not get stricter or looser with more seeds). `chance_misses`
 measures that rate on real sweeps: the unpruned ones, split into two groups again and again, judged by the same
-rule. It is the floor under how often any pruner, however good, misses the claim in one run.
+rule. A pruner whose sweeps end exactly as well as unpruned ones misses the claim at least that often in one run;
+only sweeps that end better than unpruned ones on average can miss it less often.
 """
 
 from __future__ import annotations

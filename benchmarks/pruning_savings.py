@@ -213,7 +213,8 @@ def _run_all(args, folder: Path) -> tuple[list[dict], list[dict]]:
 
 def summarise_runs(folders: list[Path]) -> int:
     """The figures of earlier runs, read from their folders: each run's, and with several runs all of them pooled,
-    with how often the quality half misses between groups of their unpruned sweeps alone (`chance_misses`)."""
+    with how often the quality half misses between groups of their unpruned sweeps alone (`chance_misses`). The exit
+    status follows the pooled claim (with one folder, that run's)."""
     setups = {folder: _recorded_setup(folder) for folder in folders}
     first = folders[0]
     for folder, setup in setups.items():
@@ -244,8 +245,8 @@ def summarise_runs(folders: list[Path]) -> int:
         met = [pruning_claim.report(*pooled)]
         chance = pruning_claim.chance_misses([r["best"] for r in pooled[1]], per_run)
         print(f"by chance: between two groups of {per_run} of these unpruned sweeps, which differ only in their seeds, "
-              f"the quality half misses in {chance:.0%} of random splits: a floor under how often one run of "
-              f"{per_run} seeds misses it, whatever the pruner")
+              f"the quality half misses in {chance:.0%} of random splits: how often one run of {per_run} seeds "
+              "misses it with a pruner whose sweeps end exactly as well as unpruned ones")
     return 0 if all(met) else 3
 
 
