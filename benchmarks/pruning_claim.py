@@ -12,6 +12,7 @@ only sweeps that end better than unpruned ones on average can miss it less often
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 
@@ -50,6 +51,33 @@ def chance_misses(bests: list[float], group: int, draws: int = 20000, seed: int 
     return float(np.mean(first.mean(axis=1) - second.mean(axis=1) > one_se))
 
 
+def epochs_to_common(with_p: list[dict], without: list[dict]) -> tuple[int, int]:
+    """The epochs the pruned and the unpruned sweeps needed, summed over seeds, to reach each seed's common value:
+    the worse of its two sweeps' final bests (`summarise`'s dicts, the i-th of each list one seed's pair)."""
+    common = [max(p["best"], n["best"]) for p, n in zip(with_p, without, strict=True)]  # lower is better
+    return (sum(epochs_to_reach(r["trajectory"], v) for r, v in zip(with_p, common, strict=True)),
+            sum(epochs_to_reach(r["trajectory"], v) for r, v in zip(without, common, strict=True)))
+
+
+def met(with_p: list[dict], without: list[dict]) -> bool:
+    """Both halves of the claim, for these pairs of sweeps."""
+    to_common_p, to_common_n = epochs_to_common(with_p, without)
+    return to_common_n / to_common_p >= SAVING and no_worse([r["best"] for r in with_p],
+                                                             [r["best"] for r in without])[0]
+
+
+def share_met(with_p: list[dict], without: list[dict], group: int) -> tuple[float, int]:
+    """How often one run of `group` seeds meets the claim, read off many seeds: the share of all groups of `group`
+    seed pairs (or of 20,000 drawn at random, when there are more) that meet it, and the number of groups."""
+    pairs = list(zip(with_p, without, strict=True))
+    groups = list(itertools.islice(itertools.combinations(range(len(pairs)), group), 20001))
+    if len(groups) > 20000:
+        rng = np.random.default_rng(0)
+        groups = [tuple(rng.choice(len(pairs), group, replace=False)) for _ in range(20000)]
+    hits = [met([pairs[i][0] for i in g], [pairs[i][1] for i in g]) for g in groups]
+    return (sum(hits) / len(hits) if hits else math.nan), len(hits)
+
+
 def report(with_p: list[dict], without: list[dict]) -> bool:
     """Print the claim's figures for pairs of sweeps (`summarise`'s dicts, the i-th of each list one seed's pair)
     and whether the claim is met."""
@@ -57,8 +85,7 @@ def report(with_p: list[dict], without: list[dict]) -> bool:
     to_best_p = sum(r["epochs_to_best"] for r in with_p)
     to_best_n = sum(r["epochs_to_best"] for r in without)
     common = [max(p["best"], n["best"]) for p, n in zip(with_p, without, strict=True)]  # lower is better
-    to_common_p = sum(epochs_to_reach(r["trajectory"], v) for r, v in zip(with_p, common, strict=True))
-    to_common_n = sum(epochs_to_reach(r["trajectory"], v) for r, v in zip(without, common, strict=True))
+    to_common_p, to_common_n = epochs_to_common(with_p, without)
     total_p = sum(r["total_epochs"] for r in with_p)
     total_n = sum(r["total_epochs"] for r in without)
     print(f"best value: pruned {statistics.mean(best_p):.3f} ± {se(best_p):.3f}, "

@@ -243,6 +243,9 @@ def summarise_runs(folders: list[Path]) -> int:
         print(f"\nall {len(folders)} runs pooled ({len(pooled[0])} seeds); the claim met in {sum(met)} of "
               f"{len(met)} runs")
         met = [pruning_claim.report(*pooled)]
+        share, groups = pruning_claim.share_met(*pooled, per_run)
+        print(f"one run of {per_run} seeds: of the {groups} groups of {per_run} of these seeds, {share:.0%} meet the "
+              "claim")
         chance = pruning_claim.chance_misses([r["best"] for r in pooled[1]], per_run)
         print(f"by chance: between two groups of {per_run} of these unpruned sweeps, which differ only in their seeds, "
               f"the quality half misses in {chance:.0%} of random splits: how often one run of {per_run} seeds "

@@ -60,3 +60,14 @@ def test_chance_misses_matches_the_normal_model():
 
 def test_chance_misses_needs_two_groups():
     assert math.isnan(pruning_claim.chance_misses([-40.0, -41.0, -39.0, -38.0, -40.5], 3))
+
+
+def test_share_met_counts_the_groups_of_seeds_that_meet_the_claim():
+    """Three seeds where the pruned sweep reaches the same best 4× sooner and one where it is no sooner: a group of
+    two meets the claim without the slow seed (4×) and misses it with it (240 against 150 epochs, 1.6×)."""
+    bests = [-40.0, -41.0, -39.0, -40.5]
+    unpruned = [sweep(b, [(60, 0.0), (120, b)]) for b in bests]
+    pruned = [sweep(b, [(30, b)]) for b in bests[:3]] + [sweep(bests[3], [(120, bests[3])])]
+    assert pruning_claim.epochs_to_common(pruned, unpruned) == (210, 480)
+    assert pruning_claim.share_met(pruned, unpruned, 2) == (0.5, 6)
+    assert pruning_claim.share_met(pruned[:3], unpruned[:3], 2) == (1.0, 3)
