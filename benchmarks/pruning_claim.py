@@ -51,19 +51,30 @@ def chance_misses(bests: list[float], group: int, draws: int = 20000, seed: int 
     return float(np.mean(first.mean(axis=1) - second.mean(axis=1) > one_se))
 
 
+def common_values(with_p: list[dict], without: list[dict]) -> list[float]:
+    """Each seed's common value: the worse of its two sweeps' final bests, a value both reached (`summarise`'s
+    dicts, the i-th of each list one seed's pair; lower is better)."""
+    return [max(p["best"], n["best"]) for p, n in zip(with_p, without, strict=True)]
+
+
 def epochs_to_common(with_p: list[dict], without: list[dict]) -> tuple[int, int]:
-    """The epochs the pruned and the unpruned sweeps needed, summed over seeds, to reach each seed's common value:
-    the worse of its two sweeps' final bests (`summarise`'s dicts, the i-th of each list one seed's pair)."""
-    common = [max(p["best"], n["best"]) for p, n in zip(with_p, without, strict=True)]  # lower is better
+    """The epochs the pruned and the unpruned sweeps needed, summed over seeds, to reach each seed's common value."""
+    common = common_values(with_p, without)
     return (sum(epochs_to_reach(r["trajectory"], v) for r, v in zip(with_p, common, strict=True)),
             sum(epochs_to_reach(r["trajectory"], v) for r, v in zip(without, common, strict=True)))
 
 
+def halves(with_p: list[dict], without: list[dict]) -> tuple[float, tuple[bool, float, float]]:
+    """The claim's two halves for these pairs of sweeps: how many times fewer epochs the pruned sweeps needed to the
+    common value, and `no_worse` of their best values."""
+    to_common_p, to_common_n = epochs_to_common(with_p, without)
+    return to_common_n / to_common_p, no_worse([r["best"] for r in with_p], [r["best"] for r in without])
+
+
 def met(with_p: list[dict], without: list[dict]) -> bool:
     """Both halves of the claim, for these pairs of sweeps."""
-    to_common_p, to_common_n = epochs_to_common(with_p, without)
-    return to_common_n / to_common_p >= SAVING and no_worse([r["best"] for r in with_p],
-                                                             [r["best"] for r in without])[0]
+    saving, (quality, _, _) = halves(with_p, without)
+    return saving >= SAVING and quality
 
 
 def share_met(with_p: list[dict], without: list[dict], group: int) -> tuple[float, int]:
@@ -84,18 +95,18 @@ def report(with_p: list[dict], without: list[dict]) -> bool:
     best_p, best_n = [r["best"] for r in with_p], [r["best"] for r in without]
     to_best_p = sum(r["epochs_to_best"] for r in with_p)
     to_best_n = sum(r["epochs_to_best"] for r in without)
-    common = [max(p["best"], n["best"]) for p, n in zip(with_p, without, strict=True)]  # lower is better
     to_common_p, to_common_n = epochs_to_common(with_p, without)
     total_p = sum(r["total_epochs"] for r in with_p)
     total_n = sum(r["total_epochs"] for r in without)
     print(f"best value: pruned {statistics.mean(best_p):.3f} ± {se(best_p):.3f}, "
           f"unpruned {statistics.mean(best_n):.3f} ± {se(best_n):.3f} (mean ± standard error over seeds)")
-    print(f"epochs to the common value ({', '.join(f'{v:.2f}' for v in common)}): {to_common_p} vs {to_common_n} "
+    common = ", ".join(f"{v:.2f}" for v in common_values(with_p, without))
+    print(f"epochs to the common value ({common}): {to_common_p} vs {to_common_n} "
           f"({to_common_n / to_common_p:.2f}× fewer)")
     print(f"epochs to each sweep's own best: {to_best_p} vs {to_best_n} ({to_best_n / to_best_p:.2f}× fewer); "
           f"all epochs: {total_p} vs {total_n} ({total_n / total_p:.2f}× fewer)")
-    quality, gap, one_se = no_worse(best_p, best_n)
-    saving = to_common_n / to_common_p >= SAVING
+    ratio, (quality, gap, one_se) = halves(with_p, without)
+    saving = ratio >= SAVING
     print(f"claim: ≥ {SAVING:g}× fewer epochs to reach the best value: {'met' if saving else 'MISSED'} (to each "
           f"sweep's own best: {'met' if to_best_n / to_best_p >= SAVING else 'missed'}); pruned best no more than "
           f"one standard error worse: {'yes' if quality else 'NO'} (pruned {'worse' if gap > 0 else 'better'} by "

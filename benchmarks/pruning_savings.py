@@ -215,7 +215,8 @@ def summarise_runs(folders: list[Path]) -> int:
     """The figures of earlier runs, read from their folders: each run's, and with several runs all of them pooled,
     with how often the quality half misses between groups of their unpruned sweeps alone (`chance_misses`). The exit
     status follows the pooled claim (with one folder, that run's)."""
-    setups = {folder: _recorded_setup(folder) for folder in folders}
+    seeds_of = {folder: recorded_seeds(folder) for folder in folders}
+    setups = {folder: _recorded_setup(folder, seeds_of[folder][0]) for folder in folders}
     first = folders[0]
     for folder, setup in setups.items():
         if setup != setups[first]:
@@ -224,8 +225,7 @@ def summarise_runs(folders: list[Path]) -> int:
     pruner, sampler, n_trials, max_epochs = setups[first]
     pooled: tuple[list[dict], list[dict]] = ([], [])
     met = []
-    for folder in folders:
-        seeds = recorded_seeds(folder)
+    for folder, seeds in seeds_of.items():
         print(f"σ sweep, seeds {seeds}, {n_trials} trials of ≤ {max_epochs} epochs, sampler {_described(sampler)}, "
               f"pruner {_described(pruner)}, runs read from {folder}")
         _print_header()
@@ -239,7 +239,7 @@ def summarise_runs(folders: list[Path]) -> int:
         pooled[0].extend(with_p)
         pooled[1].extend(without)
     if len(folders) > 1:
-        per_run = len(recorded_seeds(first))
+        per_run = len(seeds_of[first])
         print(f"\nall {len(folders)} runs pooled ({len(pooled[0])} seeds); the claim met in {sum(met)} of "
               f"{len(met)} runs")
         met = [pruning_claim.report(*pooled)]
@@ -253,9 +253,9 @@ def summarise_runs(folders: list[Path]) -> int:
     return 0 if all(met) else 3
 
 
-def _recorded_setup(folder: Path) -> tuple:
-    """The pruner, sampler and budget an earlier run used, as its first pruned sweep file recorded them."""
-    recorded = yaml.safe_load((folder / f"{sweep_name(recorded_seeds(folder)[0], True)}.yaml").read_text())
+def _recorded_setup(folder: Path, seed: int) -> tuple:
+    """The pruner, sampler and budget an earlier run used, as its pruned sweep file of `seed` recorded them."""
+    recorded = yaml.safe_load((folder / f"{sweep_name(seed, True)}.yaml").read_text())
     return recorded["pruner"], recorded["sampler"], recorded["n_trials"], recorded["limits"]["max_epochs"]
 
 
