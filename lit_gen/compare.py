@@ -36,7 +36,6 @@ import torch.nn.functional as F
 import yaml
 
 from lit_gen.callbacks.divergences import evaluate_divergences, has_exact_density
-from lit_gen.callbacks.metrics_json import read_metrics
 from lit_gen.checkpoints import resolve_checkpoint
 from lit_gen.errors import LitGenError
 from lit_gen.loading import load
@@ -45,6 +44,7 @@ from lit_gen.metrics.mixture import mode_statistics
 from lit_gen.models.gan_losses import PROBABILISTIC_LOSSES
 from lit_gen.plotting import save_comparison_figure
 from lit_gen.provenance import git_commit, versions
+from lit_gen.run.record import read_metrics
 
 #: data settings that do not change which examples a split holds
 NOT_DATA = {"batch_size", "eval_batch_size", "shuffle_seed", "data_dir", "download", "num_workers"}

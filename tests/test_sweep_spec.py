@@ -6,10 +6,10 @@ import pytest
 import yaml
 
 from lit_gen.errors import LitGenError
+from lit_gen.run.identity import TrialIdentity
+from lit_gen.run.storage import masked, resolve_storage_url
 from lit_gen.sweep.fit_run import fit_arguments, format_value
-from lit_gen.sweep.identity import TrialIdentity
 from lit_gen.sweep.spec import load_spec
-from lit_gen.sweep.storage import masked, resolve_storage_url
 from tests.conftest import REPO
 from tests.sweep_helpers import write_spec
 

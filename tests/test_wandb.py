@@ -13,7 +13,7 @@ import yaml
 
 from lit_gen.cli import LitGenCLI
 from lit_gen.loggers.wandb_logger import WandbLogger, api_key_configured, existing_run_id, resolve_mode, sync_hint
-from lit_gen.sweep.identity import TRIAL_ENV, TrialIdentity
+from lit_gen.run.identity import TRIAL_ENV, TrialIdentity
 from tests.conftest import CONFIGS, REPO
 from tests.wandb_offline import config, files, history, read_records, run_files, run_info, summary
 

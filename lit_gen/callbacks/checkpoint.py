@@ -1,40 +1,20 @@
-"""Lightning's ModelCheckpoint, with `last.ckpt` that really is the latest epoch.
+"""Checkpoints: the best by the monitored metric (the CLI's `checkpoint` section, Lightning's ModelCheckpoint), and
+`last.ckpt`, the latest epoch, always.
 
-Lightning 2.6 rewrites `last.ckpt` only when a top-k checkpoint was saved at the same step, so with a monitored
-metric that stops improving, `last.ckpt` silently holds the best epoch instead of the latest one — and resuming
-from it (`--ckpt_path last`) would rerun epochs. This subclass saves `last.ckpt` wherever Lightning considered
-saving (train epoch end or validation end, whichever it uses for this run) and did not.
-
-Its `state_key` is also remembered: Lightning formats a callback's key for every hook it calls on it, six times a
-training step, and ModelCheckpoint's is the repr of a dict of five settings, ~3 µs to build.
+Lightning writes `last.ckpt` (`save_last`) only when a top-k checkpoint is saved at the same step, so with a
+monitored metric that stops improving it silently holds the best epoch, not the latest, and resuming from it
+(`--ckpt_path last`, a sweep retry) would train epochs again. Lightning's documented way to keep the latest
+checkpoint is a second ModelCheckpoint without a monitor; this is that callback, writing `checkpoints/last.ckpt`
+at the end of every epoch, where `--ckpt_path last` finds it.
 """
 
 from __future__ import annotations
 
-from lightning.pytorch import LightningModule, Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint as LightningModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 
-class ModelCheckpoint(LightningModelCheckpoint):
-    @property
-    def state_key(self) -> str:
-        settings = (self.monitor, self.mode, self._every_n_train_steps, self._every_n_epochs, self._train_time_interval)
-        cached = self.__dict__.get("_cached_state_key")
-        if cached is None or cached[0] != settings:  # the settings Lightning's key is made of
-            cached = self._cached_state_key = (settings, super().state_key)
-        return cached[1]
-
-    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        super().on_train_epoch_end(trainer, pl_module)
-        if self._should_save_on_train_epoch_end(trainer):
-            self._save_last_if_skipped(trainer)
-
-    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        super().on_validation_end(trainer, pl_module)
-        if not self._should_save_on_train_epoch_end(trainer):
-            self._save_last_if_skipped(trainer)
-
-    def _save_last_if_skipped(self, trainer: Trainer) -> None:
-        # _should_skip_saving_checkpoint is True when a checkpoint (and so last.ckpt) was just saved at this step
-        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
-            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+class LatestCheckpoint(ModelCheckpoint):
+    def __init__(self) -> None:
+        # no monitor, one checkpoint kept, always named last.ckpt (overwritten, never last-v1.ckpt)
+        super().__init__(filename=self.CHECKPOINT_NAME_LAST, monitor=None, save_top_k=1, save_last=False,
+                         enable_version_counter=False)

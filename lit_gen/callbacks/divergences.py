@@ -30,7 +30,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 from torch import Tensor
 
-from lit_gen.callbacks.metrics_json import MetricsJson, update_meta
+from lit_gen.callbacks.metrics_json import MetricsJson, record_meta
 from lit_gen.callbacks.schedule import validation_due
 from lit_gen.metrics.divergences import Estimate, data_model_divergences, fit_kde
 
@@ -220,4 +220,4 @@ class Divergences(Callback):
     def _write_provenance(self, trainer: Trainer, split: str) -> None:
         provenance = self._provenance.pop(split, None)
         if any(isinstance(callback, MetricsJson) for callback in trainer.callbacks):
-            update_meta(trainer, {"divergences": {split: provenance}})
+            record_meta(trainer, {"divergences": {split: provenance}})

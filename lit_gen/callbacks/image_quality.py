@@ -25,7 +25,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 from torch import Tensor
 
-from lit_gen.callbacks.metrics_json import MetricsJson, update_meta
+from lit_gen.callbacks.metrics_json import MetricsJson, record_meta
 from lit_gen.callbacks.schedule import validation_due
 from lit_gen.features.auto import find_or_train
 from lit_gen.features.store import check_matches_data, load_classifier
@@ -152,7 +152,7 @@ class ImageQuality(Callback):
         provenance = self._provenance.pop(split, None)
         if any(isinstance(callback, MetricsJson) for callback in trainer.callbacks):  # where metrics.json is kept
             # None removes an older evaluation's provenance when this one computed nothing
-            update_meta(trainer, {"image_quality": {split: provenance}})
+            record_meta(trainer, {"image_quality": {split: provenance}})
 
     # --- what ----------------------------------------------------------------------------------------------
 

@@ -15,9 +15,9 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.trainer.states import TrainerFn
 
-from lit_gen.callbacks.metrics_json import run_dir
 from lit_gen.loggers import log_images
 from lit_gen.plotting import save_discriminator_figure, save_image_grid, save_samples
+from lit_gen.run.record import run_dir
 
 
 class SampleImages(Callback):

@@ -6,7 +6,7 @@ directory `runs/<name>/version_<n>` that holds config.yaml, checkpoints/, metric
 `name` and `version` are kept, and `trainer.log_dir` and the checkpoint folder stay where they were. The W&B run
 starts on rank 0 only, at the first thing it has to log, and keeps its files in `<run dir>/wandb/`.
 
-Identity: in a sweep trial (`lit_gen.sweep.identity.current_trial()`) group = study name, name = `trial-<n>`,
+Identity: in a sweep trial (`lit_gen.run.identity.current_trial()`) group = study name, name = `trial-<n>`,
 id = the trial's `run_id`, the same for every retry and requeue; otherwise the id of the W&B run already in
 this run directory (a resumed or requeued run continues it), else a new one. Every row carries
 `trainer/global_step`, the x-axis of every metric (`define_metric`), so a resumed run continues its curves.
@@ -34,7 +34,7 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-from lit_gen.sweep.identity import current_trial
+from lit_gen.run.identity import current_trial
 
 #: the x-axis of every metric; Lightning's WandbLogger adds it to every row it logs
 STEP_KEY = "trainer/global_step"
@@ -142,7 +142,7 @@ class WandbLogger(CSVLogger):
 
     def _send_summary(self) -> None:
         """metrics.json as the run's summary: the evaluated checkpoint's numbers, and their provenance."""
-        from lit_gen.callbacks.metrics_json import FILENAME  # here: lit_gen.callbacks imports this module
+        from lit_gen.run.record import FILENAME
 
         path = Path(self.log_dir) / FILENAME
         if self._tracker is None or not path.is_file():

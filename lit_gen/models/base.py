@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from lit_gen.errors import LitGenError
+from lit_gen.errors import TrainingDiverged
 from lit_gen.metrics.running import EpochMeans
 from lit_gen.models.lean_hooks import LeanHooks
 
@@ -28,7 +28,7 @@ class GenerativeModel(LeanHooks):
         bad = means.non_finite()
         if bad:
             what = ", ".join(f"train/{name} = {value}" for name, value in bad.items())
-            raise LitGenError(
+            raise TrainingDiverged(
                 f"training diverged in epoch {self.current_epoch} ({what}): lower the learning rate "
                 "(e.g. model.init_args.optimizer.init_args.lr) or the model's scale; checkpoints of earlier epochs "
                 "are kept in the run directory"

@@ -10,22 +10,22 @@ rank 0 runs `scontrol requeue`. SLURM then ends the job and starts it again; Lig
 the same run directory and resumes from it.
 
 `lit-gen submit` and sweep trials under SLURM add it with `--trainer.callbacks+=lit_gen.slurm.requeue.SlurmRequeue`.
-Outside SLURM it does nothing.
+Outside SLURM it does nothing. The resumed run's `metrics.csv` keeps the rows before the checkpoint
+(`lit_gen.callbacks.metrics_history`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+from lit_gen.compat import hpc_checkpoint_path
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +36,6 @@ def slurm_job_id() -> str | None:
     if array_job and task:
         return f"{array_job}_{task}"
     return os.environ.get("SLURM_JOB_ID")
-
-
-def keep_csv_history(trainer: Trainer, tag: str) -> None:
-    """Copy each CSVLogger's metrics.csv to metrics-<tag>.csv: the resumed run's CSVLogger starts its file afresh
-    (Lightning deletes an existing metrics.csv), so this copy is what keeps the epochs before the requeue. A sweep
-    trial needs none: its worker sets the file aside itself before it resumes the trial."""
-    if os.environ.get("LIT_GEN_TRIAL"):
-        return
-    for logger in trainer.loggers:
-        if isinstance(logger, CSVLogger) and logger.log_dir:
-            source = Path(logger.log_dir) / "metrics.csv"
-            if source.is_file():
-                shutil.copyfile(source, source.with_name(f"metrics-{tag}.csv"))
 
 
 class SlurmRequeue(Callback):
@@ -75,13 +62,12 @@ class SlurmRequeue(Callback):
             self.checkpoint_and_requeue(trainer)
 
     def checkpoint_and_requeue(self, trainer: Trainer) -> None:
-        path = trainer._checkpoint_connector.hpc_save_path(trainer.default_root_dir)
+        path = str(hpc_checkpoint_path(trainer.default_root_dir))
         path = trainer.strategy.broadcast(path, src=0)  # one name, even if a rank lists the folder late
         for logger in trainer.loggers:
             logger.finalize("finished")  # flush metrics.csv before the job is stopped
         trainer.save_checkpoint(path)
         if trainer.is_global_zero:
-            keep_csv_history(trainer, Path(path).stem)
             print(f"SLURM warning signal: saved {path} at epoch {trainer.current_epoch}, step {trainer.global_step}",
                   flush=True)
         if not self.requeue:

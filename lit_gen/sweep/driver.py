@@ -15,11 +15,11 @@ import sys
 import threading
 
 from lit_gen.errors import LitGenError
-from lit_gen.sweep.fit_run import fit_arguments, log_tail
-from lit_gen.sweep.launch import FitRequest, ForkServerLauncher, SubprocessLauncher, make_launcher
+from lit_gen.run.storage import masked, open_storage, resolve_storage_url
+from lit_gen.sweep.fit_run import fit_arguments
+from lit_gen.sweep.launch import make_launcher
 from lit_gen.sweep.results import short_value
 from lit_gen.sweep.spec import SweepSpec
-from lit_gen.sweep.storage import masked, open_storage, resolve_storage_url
 from lit_gen.sweep.worker import SweepContext, SweepStopped, Worker, default_worker_id, slot_counts
 
 WORKER_ID_ENV = "LIT_GEN_WORKER_ID"
@@ -71,7 +71,7 @@ def run_sweep(spec: SweepSpec, n_trials: int | None = None, workers: int = 1, st
     launcher = make_launcher(launcher_kind)
     print(f"sweep {spec.name}: {n_trials} trials, {workers} worker(s), storage {masked(url)}, "
           f"runs in {spec.sweep_dir}", flush=True)
-    check_config(spec, launcher)
+    check_config(spec)
 
     stop = threading.Event()
     on_slurm = bool(os.environ.get(WORKER_ID_ENV)) and bool(os.environ.get("SLURM_JOB_ID"))
@@ -125,27 +125,20 @@ def run_sweep(spec: SweepSpec, n_trials: int | None = None, workers: int = 1, st
     return 0
 
 
-def check_config(spec: SweepSpec, launcher) -> None:
+def check_config(spec: SweepSpec) -> None:
     """Parse one trial's full command line before any trial starts: a wrong key or value in the space or the
     overrides then stops the sweep with the parser's own message, instead of crashing every trial."""
+    from lit_gen.lightning_cli import check_fit_config
+
     params = dict(spec.enqueue[0]) if spec.enqueue else {}
     for path, dist in spec.space.items():
         params.setdefault(path, dist["choices"][0] if dist["type"] == "categorical" else dist["low"])
     seed = spec.seeds[0] if spec.seeds else None
-    check_dir = spec.sweep_dir / "config_check"
-    check_dir.mkdir(parents=True, exist_ok=True)
-    args = fit_arguments(spec, params, seed, check_dir, None, []) + ["--print_config"]
-    if not isinstance(launcher, ForkServerLauncher):
-        launcher = SubprocessLauncher()  # locally, not under srun
-    log_path = check_dir / "check.log"
-    log_path.unlink(missing_ok=True)
-    code = launcher.start(FitRequest(args=args, env={}, log_path=log_path, threads=1)).wait(600)
-    if code != 0:
-        tail = log_tail(log_path, 40)
-        # the parser's message, from its `lit-gen: error:` line to the usage hint
-        message = tail[tail.rfind("lit-gen: error:"):] if "lit-gen: error:" in tail else tail
-        message = message.split("(all options")[0].strip().removeprefix("lit-gen: error: ")
-        raise LitGenError(f"the sweep's trials would not start ({spec.path}): {message}")
+    args = fit_arguments(spec, params, seed, spec.sweep_dir / "config_check", None, [])
+    try:
+        check_fit_config(args[1:])  # without the leading "fit"
+    except LitGenError as error:
+        raise LitGenError(f"the sweep's trials would not start ({spec.path}): {error}") from None
 
 
 def print_best(study, spec: SweepSpec) -> None:

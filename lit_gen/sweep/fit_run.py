@@ -7,18 +7,16 @@ Lightning's SLURM `hpc_ckpt_*.ckpt`.
 
 from __future__ import annotations
 
-import json
-import math
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lit_gen.sweep.pruning import PRUNED_FILE
+from lit_gen.run.record import read_metrics
+from lit_gen.run.trial_end import read_trial_end
 from lit_gen.sweep.spec import SweepSpec
 
 LOG_FILE = "trial.log"
-DIVERGED_MARK = "training diverged"
 
 
 @dataclass
@@ -86,44 +84,19 @@ def checkpoint_epoch(path: Path) -> int | None:
         return None
 
 
-def finished_metrics(run_dir: Path) -> dict[str, Any] | None:
-    """metrics.json of a fit that ran to its end (its final evaluation records the timing last), else None."""
-    path = run_dir / "metrics.json"
-    if not path.is_file():
-        return None
-    content = json.loads(path.read_text())
-    return content if "timing" in content.get("meta", {}) else None
-
-
-def set_aside_previous_log(run_dir: Path) -> None:
-    """Lightning's CSV logger deletes an existing metrics.csv: keep the earlier attempt's rows beside it."""
-    previous = run_dir / "metrics.csv"
-    if previous.is_file():
-        n = len(list(run_dir.glob("metrics.attempt-*.csv")))
-        previous.rename(run_dir / f"metrics.attempt-{n}.csv")
-
-
-def outcome_of(exit_code: int, run_dir: Path, metric: str, log_path: Path) -> FitOutcome:
-    """What an ended fit process left behind, judged in this order: pruned, finished, diverged, crashed."""
-    pruned_file = run_dir / PRUNED_FILE
-    content = finished_metrics(run_dir)
-    fit_seconds = content["meta"]["timing"].get("fit_seconds") if content else None
-    if pruned_file.is_file():
-        decision = json.loads(pruned_file.read_text())
-        return FitOutcome("pruned", decision.get("value"), decision.get("reason", "pruned"), fit_seconds=fit_seconds)
-    if exit_code == 0 and content is not None:
-        metrics = content["metrics"]
-        value = metrics.get(metric)
-        if not isinstance(value, (int, float)) or not math.isfinite(value):
-            found = ", ".join(sorted(metrics)) or "none"
-            return FitOutcome("crashed", message=f"metric {metric!r} is not a finite number in {run_dir}/metrics.json "
-                                                 f"(keys: {found}); check the sweep's `metric`", metrics=metrics)
-        return FitOutcome("complete", float(value), metrics=metrics, fit_seconds=fit_seconds)
-    tail = log_tail(log_path)
-    if DIVERGED_MARK in tail:
-        line = next(line for line in reversed(tail.splitlines()) if DIVERGED_MARK in line)
-        return FitOutcome("diverged", message=line.strip())
-    return FitOutcome("crashed", message=f"exit code {exit_code}; end of {log_path}:\n{tail}")
+def outcome_of(exit_code: int, run_dir: Path, log_path: Path) -> FitOutcome:
+    """What an ended fit left behind: its end record (`lit_gen.run.trial_end`), or, when it died before writing
+    one, its exit code and the end of its log for the person reading the failure."""
+    end = read_trial_end(run_dir)
+    if end is None:
+        return FitOutcome("crashed", message=f"exit code {exit_code}; end of {log_path}:\n{log_tail(log_path)}")
+    if end.state == "complete":
+        return FitOutcome("complete", end.value, metrics=read_metrics(run_dir)["metrics"], fit_seconds=end.seconds)
+    if end.state == "pruned":
+        return FitOutcome("pruned", end.value, end.reason, fit_seconds=end.seconds)
+    if end.state == "diverged":
+        return FitOutcome("diverged", message=end.reason)
+    return FitOutcome("crashed", message=f"{end.reason}; end of {log_path}:\n{log_tail(log_path)}")
 
 
 def log_tail(path: Path, lines: int = 25, max_chars: int = 4000) -> str:

@@ -19,7 +19,7 @@ children runs (each holds the server's liveness pipe), so a forked trial watches
 from __future__ import annotations
 
 import ctypes
-import importlib.util
+import importlib
 import multiprocessing
 import os
 import select
@@ -32,7 +32,12 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lit_gen.compat import name_main_module
+
 LAUNCHER_ENV = "LIT_GEN_TRIAL_LAUNCHER"
+#: the program a trial runs, `lit-gen` itself: started by module name (`python -m`), or, in a forked trial, its
+#: `main` called in the pre-imported process; the sweep runs the program, it does not build on the CLI's code
+PROGRAM = "lit_gen.cli"
 _PR_SET_PDEATHSIG = 1
 
 # A driver started as `python -m lit_gen.cli` has the CLI as its main module, and multiprocessing re-runs that in
@@ -96,10 +101,7 @@ def _run_fit_in_child(request: FitRequest) -> None:
     os.setpgrp()  # its own process group, so a terminal's Ctrl-C reaches the driver, which decides
     os.environ.update(request.env)
     sys.argv = ["lit-gen", *request.args]  # as if started by hand (the fork server's argv is the driver's)
-    # Lightning's DDP launcher starts the other local ranks as `python -m <__main__.__spec__.name> <sys.argv[1:]>`,
-    # or as `python <sys.argv[0]> ...` when the main module has none, as under the `lit-gen` script: this
-    # process's main module is the driver's, so name the CLI's (the ranks then run as SubprocessLauncher's do)
-    sys.modules["__main__"].__spec__ = importlib.util.find_spec("lit_gen.cli")
+    name_main_module(PROGRAM)  # so Lightning starts a local DDP trial's other ranks as `python -m lit_gen.cli`
     fd = os.open(request.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush(), sys.stderr.flush()
     os.dup2(fd, 1)
@@ -107,11 +109,9 @@ def _run_fit_in_child(request: FitRequest) -> None:
     import torch
 
     torch.set_num_threads(request.threads)
-    from lit_gen.cli import main
-
     code = 0
     try:
-        main()  # reads sys.argv, as a command-line start does (LightningCLI warns when given both)
+        importlib.import_module(PROGRAM).main()  # reads sys.argv, as a command-line start does
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     except BaseException:
@@ -147,7 +147,7 @@ class ForkServerLauncher:
     def __init__(self) -> None:
         self.context = multiprocessing.get_context("forkserver")
         # imported once in the server; every trial process starts with them loaded
-        self.context.set_forkserver_preload(["lit_gen.cli", "lit_gen.sweep.launch"])
+        self.context.set_forkserver_preload([PROGRAM, "lit_gen.lightning_cli", "lit_gen.sweep.launch"])
 
     def start(self, request: FitRequest) -> TrialProcess:
         process = self.context.Process(target=_run_fit_in_child, args=(request,), name="lit-gen-trial")
@@ -185,7 +185,7 @@ class SubprocessLauncher:
         self.prefix = prefix or []
 
     def start(self, request: FitRequest) -> TrialProcess:
-        command = [*self.prefix, sys.executable, "-m", "lit_gen.cli", *request.args]
+        command = [*self.prefix, sys.executable, "-m", PROGRAM, *request.args]
         env = {**os.environ, **request.env, "OMP_NUM_THREADS": str(request.threads)}
         log = open(request.log_path, "ab")  # noqa: SIM115 — closed when the process ends
         popen = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

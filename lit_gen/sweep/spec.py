@@ -169,7 +169,7 @@ def load_spec(path: str | Path) -> SweepSpec:
         raise LitGenError(f"{where}: `seeds` must be a non-empty list of whole numbers, e.g. [0, 1, 2]")
     storage = raw.get("storage")
     if storage is not None:
-        from lit_gen.sweep.storage import refuse_password
+        from lit_gen.run.storage import refuse_password
 
         refuse_password(str(storage), where)
     enqueue = raw.get("enqueue") or []

@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from lit_gen.loggers.wandb_logger import resolve_mode
-from lit_gen.sweep.identity import _safe_id
+from lit_gen.run.identity import safe_id
 
 JOB_TYPE = "sweep-summary"
 TABLE_KEY = "trials"
 
 
 def summary_run_id(study_name: str) -> str:
-    return _safe_id(f"{study_name}-summary")
+    return safe_id(f"{study_name}-summary")
 
 
 def trials_table(trials: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:

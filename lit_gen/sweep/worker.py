@@ -35,18 +35,17 @@ from pathlib import Path
 from typing import Any
 
 from lit_gen.errors import LitGenError
+from lit_gen.run.identity import STORAGE_ENV, TRIAL_ENV, TrialIdentity
+from lit_gen.run.trial_end import clear_trial_end, read_trial_end
 from lit_gen.sweep.fit_run import (
     LOG_FILE,
     FitOutcome,
     checkpoint_epoch,
     command_line,
-    finished_metrics,
     fit_arguments,
     newest_checkpoint,
     outcome_of,
-    set_aside_previous_log,
 )
-from lit_gen.sweep.identity import STORAGE_ENV, TRIAL_ENV, TrialIdentity
 from lit_gen.sweep.launch import FitRequest
 from lit_gen.sweep.results import short_value
 from lit_gen.sweep.spec import SweepSpec
@@ -159,7 +158,7 @@ class Worker:
         for index, seed in enumerate(seeds):
             identity = TrialIdentity(
                 study_name=self.spec.name, number=number, trial_id=trial_id, root_number=root, attempt=attempt,
-                seed=seed, params=params,
+                seed=seed, params=params, metric=self.spec.metric,
                 # the pruner judges the first seed's curve; later seeds only add to the score
                 report={"metric": self.spec.metric, "pruner": self.spec.pruner} if index == 0 else None,
             )
@@ -179,11 +178,12 @@ class Worker:
         storage = self.context.storage
         storage.set_trial_user_attr(trial_id, "run_dir" if identity.seed is None else f"run_dir_seed_{identity.seed}",
                                     str(run_dir))
-        if finished_metrics(run_dir) is not None and not (run_dir / "pruned.json").exists():
-            return outcome_of(0, run_dir, self.spec.metric, log_path)  # it finished before its worker died: keep it
+        ended = read_trial_end(run_dir)
+        if ended is not None and ended.state in ("complete", "pruned"):
+            return outcome_of(0, run_dir, log_path)  # it ended before its worker could tell the study: keep it
+        clear_trial_end(run_dir)  # an earlier attempt's failure says nothing about this one
         resume_from = newest_checkpoint(run_dir)
         if resume_from is not None:
-            set_aside_previous_log(run_dir)
             storage.set_trial_user_attr(trial_id, "resumed_from", str(resume_from))
             storage.set_trial_user_attr(trial_id, "resumed_from_epoch", checkpoint_epoch(resume_from))
         args = fit_arguments(self.spec, identity.params, identity.seed, run_dir, resume_from,
@@ -216,7 +216,7 @@ class Worker:
                 process.kill()
                 return FitOutcome("timed_out", message=f"still running after {hard_limit:.0f} s "
                                                        f"(limits.wall_time = {wall} s)")
-        outcome = outcome_of(code, run_dir, self.spec.metric, log_path)
+        outcome = outcome_of(code, run_dir, log_path)
         wall_seconds = time.monotonic() - started
         if outcome.fit_seconds is not None:
             storage.set_trial_user_attr(trial_id, "fit_seconds", outcome.fit_seconds)

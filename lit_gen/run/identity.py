@@ -32,6 +32,8 @@ class TrialIdentity:
     attempt: int = 0  # 0 for the first run of the chain, 1 for its first retry, ...
     seed: int | None = None  # the seed of this fit when the sweep scores each configuration over several seeds
     params: dict[str, Any] = field(default_factory=dict)  # the sampled values, by dotted config path
+    #: the sweep's metric: the value this fit's end record carries (a key of its metrics.json)
+    metric: str = ""
     #: pruning: where intermediate values come from and how the pruner is built (None: no pruning in this fit)
     report: dict[str, Any] | None = None
 
@@ -44,7 +46,7 @@ class TrialIdentity:
     @property
     def run_id(self) -> str:
         """A stable id for trackers (W&B run id): the same for every retry and requeue of the trial."""
-        return _safe_id(f"{self.study_name}-{self.run_name}")
+        return safe_id(f"{self.study_name}-{self.run_name}")
 
     def to_env(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -63,7 +65,7 @@ def current_trial() -> TrialIdentity | None:
     return TrialIdentity.from_env()
 
 
-def _safe_id(text: str) -> str:
+def safe_id(text: str) -> str:
     # W&B run ids allow letters, digits, '-' and '_' (at most 64 characters); keep the readable part and,
     # when it must be cut, a hash of the whole so two long study names stay apart
     cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from lit_gen.errors import LitGenError
-from lit_gen.sweep.identity import STORAGE_ENV
+from lit_gen.run.identity import STORAGE_ENV
 
 
 def has_password(url: str) -> bool:
