@@ -1,6 +1,6 @@
 """lit_gen: train, evaluate and sweep VAEs and GANs with PyTorch Lightning."""
 
-__version__ = "0.1.0"
+from lit_gen.version import __version__
 
 
 def load(path, map_location="cpu"):

@@ -10,7 +10,7 @@ from typing import Any
 import lightning
 import torch
 
-import lit_gen
+from lit_gen.version import __version__
 
 
 def git_commit(path: Path | None = None) -> str | None:
@@ -29,7 +29,7 @@ def git_commit(path: Path | None = None) -> str | None:
 
 def versions() -> dict[str, Any]:
     return {
-        "lit_gen": lit_gen.__version__,
+        "lit_gen": __version__,
         "torch": torch.__version__,
         "lightning": lightning.__version__,
         "python": platform.python_version(),

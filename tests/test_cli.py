@@ -155,7 +155,7 @@ def test_the_process_group_is_closed_before_the_interpreter_exits():
     thread left running can abort a finished run at exit. One gloo rank stands in for a DDP run here."""
     import torch.distributed as dist
 
-    from lit_gen.cli import end_process_group
+    from lit_gen.lightning_cli import end_process_group
 
     dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
     try:
