@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from lightning.pytorch.loggers import CSVLogger
 
 from lit_gen.cli import LitGenCLI
-from lit_gen.loggers.wandb_logger import WandbLogger, api_key_configured, existing_run_id, resolve_mode, sync_hint
+from lit_gen.loggers.wandb_logger import WandbLogger, existing_run_id, sync_hint
+from lit_gen.loggers.wandb_mode import api_key_configured, resolve_mode
 from lit_gen.sweep.identity import TRIAL_ENV, TrialIdentity
 from tests.conftest import CONFIGS, REPO
 from tests.wandb_offline import config, files, history, read_records, run_files, run_info, summary
@@ -49,9 +51,10 @@ def records_of(folder: Path) -> list[list]:
 
 
 def fit(*args: str) -> WandbLogger:
-    """`lit-gen fit` in this process; returns its logger, its W&B run finished and written out."""
-    logger = LitGenCLI(args=["fit", *args]).trainer.logger
-    assert isinstance(logger, WandbLogger)
+    """`lit-gen fit` in this process; returns its W&B logger (after the CSV logger), its run finished and written
+    out."""
+    csv, logger = LitGenCLI(args=["fit", *args]).trainer.loggers
+    assert isinstance(csv, CSVLogger) and isinstance(logger, WandbLogger)
     logger.finish()
     flush_wandb()
     return logger
@@ -143,10 +146,9 @@ def test_no_key_is_written_anywhere(wandb_env):
 
 
 def test_a_run_resumed_in_its_directory_continues_the_same_w_and_b_run(wandb_env):
-    args = ["--config", EXPERIMENT, "--config", SMOKE, "--config", WANDB, *QUICK,
-            "--trainer.logger.init_args.version", "fixed"]
-    fit(*args, "--trainer.max_epochs", "1")
     run = wandb_env / "runs" / "vae_digits" / "fixed"
+    args = ["--config", EXPERIMENT, "--config", SMOKE, "--config", WANDB, *QUICK, "--run_dir", str(run)]
+    fit(*args, "--trainer.max_epochs", "1")
     fit(*args, "--trainer.max_epochs", "2", "--ckpt_path", str(run / "checkpoints" / "last.ckpt"))
     first, second = records_of(run)
     assert run_info(first).run_id == run_info(second).run_id
@@ -187,7 +189,7 @@ def test_trials_are_runs_of_one_group_and_a_retry_logs_to_its_trial_s_run(wandb_
 
     def trial(number: int, root: int, attempt: int, max_epochs: int, *extra: str) -> subprocess.CompletedProcess:
         identity = TrialIdentity("study-x", number, trial_id=number, root_number=root, attempt=attempt, params=params)
-        return lit_gen(*args, "--trainer.logger.init_args.version", f"trial-{root}", "--trainer.max_epochs",
+        return lit_gen(*args, "--run_dir", f"runs/vae_digits/trial-{root}", "--trainer.max_epochs",
                        str(max_epochs), *extra, cwd=wandb_env, env={TRIAL_ENV: identity.to_env()})
 
     trial(0, 0, 0, 1)
