@@ -176,6 +176,8 @@ def test_2d_gan_logs_its_scatter_and_the_d_versus_d_star_figure(wandb_env):
     [records] = records_of(wandb_env / "runs" / "gan_ring8")
     [row] = [row for row in history(records) if "images/samples" in row]
     assert row["images/discriminator"]["_type"] == "image-file" and row["images/samples"]["_type"] == "image-file"
+    steps = [row["trainer/global_step"] for row in history(records)]  # a GAN steps twice per batch: images
+    assert steps == sorted(steps)  # go in the row of Lightning's logging step, not at trainer.global_step
     assert any("val/modes_covered" in row for row in history(records))
 
 
@@ -246,6 +248,14 @@ def test_a_fit_without_w_and_b_never_imports_it(wandb_env):
     assert run_info(records).display_name == "vae_digits/version_1"
     assert any(r.WhichOneof("record_type") == "exit" for r in records) and "test/nll_iw" in summary(records)
     assert "wandb sync runs/vae_digits/version_1/wandb/offline-run-" in result.stdout
+
+
+def test_wandb_mode_disabled_turns_it_off_for_one_run(wandb_env, monkeypatch, capsys):
+    monkeypatch.setenv("WANDB_MODE", "disabled")  # as when re-running the config.yaml of a tracked run
+    fit("--config", EXPERIMENT, "--config", SMOKE, "--config", WANDB, *QUICK)
+    run = wandb_env / "runs" / "vae_digits" / "version_0"
+    assert (run / "metrics.json").is_file() and not list(wandb_env.rglob("*.wandb"))
+    assert not (run / "wandb").exists() and "wandb sync" not in capsys.readouterr().out
 
 
 # --- DDP: rank 0 only --------------------------------------------------------------------------------------------
