@@ -48,7 +48,8 @@ class WandbLogger(LightningWandbLogger):
         id: a W&B run id to log to (default: the sweep trial's, the one already in the run directory, or new).
         log_model: Lightning's: `true` logs the best and last checkpoints at the end of fit, `all` every one.
         log_images: also send the figures lit_gen saves under images/ to W&B.
-        dir: where W&B's `wandb/` folder goes (default: the run directory).
+        run_dir: the run directory, which holds W&B's `wandb/` folder and the config.yaml and metrics.json it
+            sends (default: the trainer's, `place_in_run_directory`).
     """
 
     def __init__(
@@ -63,7 +64,7 @@ class WandbLogger(LightningWandbLogger):
         id: str | None = None,
         log_model: bool | Literal["all"] = False,
         log_images: bool = True,
-        dir: str | None = None,
+        run_dir: str | None = None,
     ) -> None:
         self.init_arguments = {name: value for name, value in locals().items() if name not in ("self", "__class__")}
         name, config = None, {}
@@ -72,10 +73,10 @@ class WandbLogger(LightningWandbLogger):
             group, name, id = trial.study_name, trial.run_name, trial.run_id
             config["trial"] = {"study_name": trial.study_name, "number": trial.number, "attempt": trial.attempt,
                                "root_number": trial.root_number, "seed": trial.seed, "params": dict(trial.params)}
-        elif dir is not None:
-            name = f"{Path(dir).parent.name}/{Path(dir).name}"  # vae_digits/version_0
-            id = id or existing_run_id(Path(dir) / "wandb")
-        super().__init__(name=name, save_dir=dir, id=id, project=project, log_model=log_model, entity=entity,
+        elif run_dir is not None:
+            name = f"{Path(run_dir).parent.name}/{Path(run_dir).name}"  # vae_digits/version_0
+            id = id or existing_run_id(Path(run_dir) / "wandb")
+        super().__init__(name=name, save_dir=run_dir, id=id, project=project, log_model=log_model, entity=entity,
                          group=group, job_type=job_type, tags=list(tags or []), notes=notes, mode=resolve_mode(mode),
                          config=config)
         self.log_images_enabled = log_images
@@ -87,10 +88,10 @@ class WandbLogger(LightningWandbLogger):
         self._status = "success"
 
     def in_directory(self, folder: str | Path) -> WandbLogger:
-        """This logger, with W&B's files (and its id and name) in `folder`: a new one unless `dir` was set."""
+        """This logger in run directory `folder` (its files, id and name): a new one unless `run_dir` was set."""
         if self.save_dir is not None:
             return self
-        return type(self)(**{**self.init_arguments, "dir": str(folder)})
+        return type(self)(**{**self.init_arguments, "run_dir": str(folder)})
 
     @property
     def experiment(self):
@@ -127,8 +128,8 @@ class WandbLogger(LightningWandbLogger):
     def save(self) -> None:
         # Lightning saves right after logging the hyperparameters, once the CLI has written config.yaml
         super().save()
-        path = Path(self.save_dir or ".") / "config.yaml"
-        if not self._config_sent and self.save_dir is not None and path.is_file():
+        path = self._run_file("config.yaml")
+        if not self._config_sent and path is not None:
             self.experiment.config.update(yaml.safe_load(path.read_text()) or {}, allow_val_change=True)
             self._config_sent = True
 
@@ -142,11 +143,16 @@ class WandbLogger(LightningWandbLogger):
 
     def _send_summary(self) -> None:
         """metrics.json as the run's summary: the evaluated checkpoint's numbers, and their provenance."""
-        path = Path(self.save_dir or ".") / METRICS_FILE
-        if self._run is None or self._finished or self.save_dir is None or not path.is_file():
+        path = self._run_file(METRICS_FILE)
+        if self._run is None or self._finished or path is None:
             return
         content = json.loads(path.read_text())
         self._run.summary.update({**content.get("metrics", {}), "meta": content.get("meta", {})})
+
+    def _run_file(self, name: str) -> Path | None:
+        """A file of the run directory (Lightning's `save_dir` of this logger), if it exists."""
+        path = Path(self.save_dir) / name if self.save_dir is not None else None
+        return path if path is not None and path.is_file() else None
 
     def finish(self) -> None:
         """Close the W&B run now (else when the process ends) and, offline, print its `wandb sync` command."""
