@@ -26,6 +26,7 @@ from lit_gen.callbacks.sweep_trial import SweepTrial
 from lit_gen.checkpoints import read_checkpoint
 from lit_gen.data.base import InMemoryDataModule
 from lit_gen.errors import LitGenError
+from lit_gen.loggers import place_in_run_directory
 from lit_gen.models.base import GenerativeModel
 from lit_gen.run.identity import current_trial
 from lit_gen.run.record import read_metrics, run_dir
@@ -114,6 +115,11 @@ class LitGenCLI(LightningCLI):
         config = self.config.get(self.subcommand) if self.subcommand else self.config
         if config is not None and config.get("run_dir"):
             place_run_directory(config, Path(config.run_dir))
+
+    def instantiate_trainer(self, **kwargs):
+        trainer = super().instantiate_trainer(**kwargs)
+        place_in_run_directory(trainer)  # W&B's files go in the run directory, known once the trainer is
+        return trainer
 
     def instantiate_classes(self) -> None:
         try:

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from lightning.pytorch.loggers import CSVLogger
 
-from lit_gen.cli import LitGenCLI
-from lit_gen.loggers.wandb_logger import WandbLogger, api_key_configured, existing_run_id, resolve_mode, sync_hint
+from lit_gen.lightning_cli import LitGenCLI
+from lit_gen.loggers.wandb_logger import WandbLogger, existing_run_id, sync_hint
+from lit_gen.loggers.wandb_mode import api_key_configured, resolve_mode
 from lit_gen.run.identity import TRIAL_ENV, TrialIdentity
 from tests.conftest import CONFIGS, REPO
 from tests.wandb_offline import config, files, history, read_records, run_files, run_info, summary
@@ -49,9 +51,10 @@ def records_of(folder: Path) -> list[list]:
 
 
 def fit(*args: str) -> WandbLogger:
-    """`lit-gen fit` in this process; returns its logger, its W&B run finished and written out."""
-    logger = LitGenCLI(args=["fit", *args]).trainer.logger
-    assert isinstance(logger, WandbLogger)
+    """`lit-gen fit` in this process; returns its W&B logger (after the CSV logger), its run finished and written
+    out."""
+    csv, logger = LitGenCLI(args=["fit", *args]).trainer.loggers
+    assert isinstance(csv, CSVLogger) and isinstance(logger, WandbLogger)
     logger.finish()
     flush_wandb()
     return logger
@@ -143,10 +146,9 @@ def test_no_key_is_written_anywhere(wandb_env):
 
 
 def test_a_run_resumed_in_its_directory_continues_the_same_w_and_b_run(wandb_env):
-    args = ["--config", EXPERIMENT, "--config", SMOKE, "--config", WANDB, *QUICK,
-            "--trainer.logger.init_args.version", "fixed"]
-    fit(*args, "--trainer.max_epochs", "1")
     run = wandb_env / "runs" / "vae_digits" / "fixed"
+    args = ["--config", EXPERIMENT, "--config", SMOKE, "--config", WANDB, *QUICK, "--run_dir", str(run)]
+    fit(*args, "--trainer.max_epochs", "1")
     fit(*args, "--trainer.max_epochs", "2", "--ckpt_path", str(run / "checkpoints" / "last.ckpt"))
     first, second = records_of(run)
     assert run_info(first).run_id == run_info(second).run_id
@@ -174,6 +176,8 @@ def test_2d_gan_logs_its_scatter_and_the_d_versus_d_star_figure(wandb_env):
     [records] = records_of(wandb_env / "runs" / "gan_ring8")
     [row] = [row for row in history(records) if "images/samples" in row]
     assert row["images/discriminator"]["_type"] == "image-file" and row["images/samples"]["_type"] == "image-file"
+    steps = [row["trainer/global_step"] for row in history(records)]  # a GAN steps twice per batch: images
+    assert steps == sorted(steps)  # go in the row of Lightning's logging step, not at trainer.global_step
     assert any("val/modes_covered" in row for row in history(records))
 
 
@@ -187,7 +191,7 @@ def test_trials_are_runs_of_one_group_and_a_retry_logs_to_its_trial_s_run(wandb_
 
     def trial(number: int, root: int, attempt: int, max_epochs: int, *extra: str) -> subprocess.CompletedProcess:
         identity = TrialIdentity("study-x", number, trial_id=number, root_number=root, attempt=attempt, params=params)
-        return lit_gen(*args, "--trainer.logger.init_args.version", f"trial-{root}", "--trainer.max_epochs",
+        return lit_gen(*args, "--run_dir", f"runs/vae_digits/trial-{root}", "--trainer.max_epochs",
                        str(max_epochs), *extra, cwd=wandb_env, env={TRIAL_ENV: identity.to_env()})
 
     trial(0, 0, 0, 1)
@@ -244,6 +248,14 @@ def test_a_fit_without_w_and_b_never_imports_it(wandb_env):
     assert run_info(records).display_name == "vae_digits/version_1"
     assert any(r.WhichOneof("record_type") == "exit" for r in records) and "test/nll_iw" in summary(records)
     assert "wandb sync runs/vae_digits/version_1/wandb/offline-run-" in result.stdout
+
+
+def test_wandb_mode_disabled_turns_it_off_for_one_run(wandb_env, monkeypatch, capsys):
+    monkeypatch.setenv("WANDB_MODE", "disabled")  # as when re-running the config.yaml of a tracked run
+    fit("--config", EXPERIMENT, "--config", SMOKE, "--config", WANDB, *QUICK)
+    run = wandb_env / "runs" / "vae_digits" / "version_0"
+    assert (run / "metrics.json").is_file() and not list(wandb_env.rglob("*.wandb"))
+    assert not (run / "wandb").exists() and "wandb sync" not in capsys.readouterr().out
 
 
 # --- DDP: rank 0 only --------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 The run has the study name as its group (where the trials' runs are) and job type `sweep-summary`; it holds a
 table of every trial (number, state, value, duration, one column per parameter and per user attribute) and
 the counts by state in its summary. Its id derives from the study name, so reporting again updates the same run.
-Offline-first like every lit_gen run (`lit_gen.loggers.wandb_logger.resolve_mode`); nothing here reads a key.
+Offline-first like every lit_gen run (`lit_gen.loggers.wandb_mode.resolve_mode`); nothing here reads a key.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from lit_gen.loggers.wandb_logger import resolve_mode
+from lit_gen.loggers.wandb_mode import resolve_mode
 from lit_gen.run.identity import safe_id
 
 JOB_TYPE = "sweep-summary"
