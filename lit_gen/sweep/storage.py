@@ -16,10 +16,15 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from lit_gen.errors import LitGenError
+from lit_gen.sweep.faults import rdb_heartbeat
 from lit_gen.sweep.identity import STORAGE_ENV
+
+if TYPE_CHECKING:
+    from lit_gen.sweep.spec import FaultPolicy
 
 
 def has_password(url: str) -> bool:
@@ -67,8 +72,9 @@ def _absolute(url: str) -> str:
     return url
 
 
-def open_storage(url: str, workers: int = 1):
-    """An Optuna storage for the URL (see the module docstring)."""
+def open_storage(url: str, workers: int = 1, faults: FaultPolicy | None = None):
+    """An Optuna storage for the URL (see the module docstring). With `faults` (a sweep's workers), an RDB storage
+    records heartbeats and retries stale trials the Optuna way (faults.py); trial processes open it without."""
     import optuna
 
     if url.startswith("journal://"):
@@ -86,8 +92,9 @@ def open_storage(url: str, workers: int = 1):
         # name the driver lit_gen installs (`.[postgres]`): SQLAlchemy's default for a bare postgresql:// URL
         # changed between versions (psycopg2 in 2.0, psycopg 3 in 2.1)
         engine_url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    heartbeat = rdb_heartbeat(faults) if faults is not None else {}
     try:
-        return optuna.storages.RDBStorage(engine_url, engine_kwargs={"pool_pre_ping": True})
+        return optuna.storages.RDBStorage(engine_url, engine_kwargs={"pool_pre_ping": True}, **heartbeat)
     except Exception as error:  # SQLAlchemy/driver errors: name the storage, never its password
         message = str(error).splitlines()[0][:300].replace(urlsplit(url).password or "\0", "***")
         raise LitGenError(f"cannot open the study storage {masked(url)}: {message}") from None
