@@ -68,12 +68,12 @@ def lineage(trial) -> tuple[int, int]:
     return (trial.number if root is None else root), len(Retry.retry_history(trial))
 
 
-def failure_of(trial, max_retries: int) -> str:
+def failure_of(trial, max_retries: int | None) -> str:
     """Why a FAIL trial failed: lit_gen's `failure` attribute (crashed, timed_out, surplus, interrupted, stale), or
     `stale` when Optuna's `fail_stale_trials` failed it (it records no reason); `gave_up` for a stale or interrupted
-    trial that was not retried again because its chain already had `max_retries` retries."""
+    trial that was not retried again because its chain already had `max_retries` retries (None: not told)."""
     failure = trial.user_attrs.get("failure", "stale")
-    if failure in ("stale", "interrupted") and lineage(trial)[1] >= max_retries:
+    if failure in ("stale", "interrupted") and max_retries is not None and lineage(trial)[1] >= max_retries:
         return "gave_up"
     return failure
 

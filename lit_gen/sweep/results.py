@@ -15,8 +15,9 @@ from lit_gen.sweep.faults import failure_of, lineage
 from lit_gen.sweep.spec import SweepSpec
 
 
-def trial_rows(study) -> list[dict[str, Any]]:
-    """Every trial as plain data (for status, reports and trackers)."""
+def trial_rows(study, max_retries: int | None = None) -> list[dict[str, Any]]:
+    """Every trial as plain data (for status, reports and trackers); `failure` says why a FAIL trial failed
+    (`faults.failure_of`: Optuna's stale check records no reason in the trial)."""
     rows = []
     for t in study.get_trials(deepcopy=False):
         end = t.datetime_complete or datetime.now()
@@ -26,6 +27,7 @@ def trial_rows(study) -> list[dict[str, Any]]:
             "root_number": root,
             "attempt": attempt,
             "state": t.state.name,
+            "failure": failure_of(t, max_retries) if t.state.name == "FAIL" else None,
             "value": t.value if t.values else None,
             "params": dict(t.params),
             "user_attrs": dict(t.user_attrs),
