@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lit_gen.sweep.spec import FaultPolicy
 
-HEARTBEAT_ATTR = "heartbeat"  # journal storage only: when the worker last said its trial is alive (time.time())
+# lit_gen's own heartbeat, kept only because Optuna 5.1's JournalStorage has none (on RDB storage Optuna's is used):
+# the trial's user attribute `heartbeat`, when its worker last said it is alive (time.time())
+HEARTBEAT_ATTR = "heartbeat"
 REQUEUE_GRACE = 1800.0  # seconds a requeued SLURM job may take to come back before its trials count as stale
 
 # These are Optuna's documented fault-handling features, marked experimental since 2.8-2.9; a sweep user can do
