@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lit_gen.sweep.faults import lineage
 from tests.sweep_helpers import (
     BAD_LR,
     DIVERGING_LR,
     GOOD_LR,
     TINY_OVERRIDES,
+    a_dead_worker_s_trials_are_retried_then_given_up,
     load_trials,
     run_sweep_cli,
     states,
@@ -66,7 +68,7 @@ def test_a_diverging_trial_is_pruned_with_its_reason_and_the_sweep_goes_on(finis
     assert diverged.state.name == "PRUNED"
     assert "training diverged" in diverged.user_attrs["diverged"]
     assert diverged.user_attrs.get("attempt") == 0 and not any(
-        t.user_attrs.get("retry_of") == diverged.number for t in load_trials(spec))  # not retried
+        lineage(t)[0] == diverged.number for t in load_trials(spec) if t.number != diverged.number)  # not retried
 
 
 def test_each_trial_is_an_ordinary_run_whose_config_reruns_it_by_hand(finished_sweep):
@@ -119,6 +121,23 @@ def test_a_wrong_config_key_stops_the_sweep_before_any_trial(tmp_path):
     assert not (tmp_path / "sweep" / "trials").exists()
 
 
+@pytest.mark.parametrize("storage", ["journal", "sqlite"])
+def test_stale_trials_are_retried_by_optuna_s_callback_on_every_storage(tmp_path, storage):
+    spec = write_spec(tmp_path, faults={"heartbeat_interval": 1, "stale_after": 1, "max_retries": 1})
+    url = str(tmp_path / "study.journal") if storage == "journal" else f"sqlite:///{tmp_path}/study.db"
+    a_dead_worker_s_trials_are_retried_then_given_up(spec, url)
+
+
+def test_no_optuna_private_in_the_sweep_code():
+    """The sweep talks to Optuna through its public API only (no `study._storage`, `trial._trial_id`)."""
+    import re
+
+    folder = Path(__file__).parent.parent / "lit_gen" / "sweep"
+    for name in ("worker.py", "driver.py", "storage.py", "results.py", "faults.py", "slots.py"):
+        text = (folder / name).read_text()
+        assert not re.search(r"(?<!self)(?<!parts)\._[a-z]", text), name
+
+
 def _trial_processes(folder: Path) -> list[int]:
     """Processes working in this test's folder other than pytest itself: the driver, its fork server, trials."""
     found = []
@@ -156,17 +175,17 @@ def test_a_killed_worker_s_trial_is_retried_and_resumes_from_its_checkpoint(tmp_
     assert states(trials) == {"COMPLETE": 1, "FAIL": 1}  # the second driver waited for the slot, then retried
     killed = trials[0]
     assert killed.state.name == "FAIL" and killed.user_attrs["failure"] == "stale"
-    retry = next(t for t in trials if t.user_attrs.get("retry_of") == 0)
+    retry = next(t for t in trials if lineage(t) == (0, 1))
     assert retry.state.name == "COMPLETE" and retry.params == killed.params
     assert retry.user_attrs["root_number"] == 0 and retry.user_attrs["attempt"] == 1
     assert retry.user_attrs["run_dir"] == killed.user_attrs["run_dir"]
     run_dir = Path(retry.user_attrs["run_dir"])
     assert retry.user_attrs["resumed_from"].endswith("last.ckpt")
-    # its epoch count continues: the first attempt's rows are kept aside, the retry starts past them
-    resumed_epoch = retry.user_attrs["resumed_from_epoch"]
-    after = _epochs(run_dir / "metrics.csv")
-    # it went on from the epoch after its checkpoint, not from epoch 0, to the end
-    assert resumed_epoch is not None and min(after) == resumed_epoch + 1 and max(after) >= epochs - 1
+    # it went on from its checkpoint, not from epoch 0, and its metrics.csv holds the whole curve: the first
+    # attempt's rows up to that checkpoint, then the retry's, every epoch once
+    assert retry.user_attrs["resumed_from_epoch"] is not None
+    assert "Restored all states from the checkpoint" in (run_dir / "trial.log").read_text()
+    assert _train_epochs(run_dir / "metrics.csv") == list(range(epochs))
 
 
 def _no_processes_left(folder: Path, seconds: float = 10) -> bool:
@@ -178,8 +197,10 @@ def _no_processes_left(folder: Path, seconds: float = 10) -> bool:
     return True
 
 
-def _epochs(path: Path) -> set[int]:
-    return {int(float(row["epoch"])) for row in csv.DictReader(open(path)) if row.get("epoch")}
+def _train_epochs(path: Path) -> list[int]:
+    """The epochs of metrics.csv's training rows, in file order."""
+    with open(path) as file:
+        return [int(float(row["epoch"])) for row in csv.DictReader(file) if row.get("train/elbo")]
 
 
 def start_one_long_trial(folder: Path, env: dict[str, str] | None = None):
@@ -207,7 +228,7 @@ def test_the_worker_stopped_by_ctrl_c_hands_its_trial_on_at_once(tmp_path):
     assert process.returncode == 128 + signal.SIGINT and "run the same command again" in stderr
     trials = load_trials(spec)
     assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
-    assert trials[0].user_attrs["failure"] == "interrupted" and trials[1].user_attrs["retry_of"] == 0
+    assert trials[0].user_attrs["failure"] == "interrupted" and lineage(trials[1]) == (0, 1)
     assert _no_processes_left(tmp_path)
 
 
@@ -229,7 +250,7 @@ def test_a_slurm_worker_keeps_only_a_trial_that_asked_for_a_requeue(tmp_path, as
         assert trial.state.name == "RUNNING" and trial.user_attrs["requeued_at"] > 0
     else:
         assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
-        assert trials[0].user_attrs["failure"] == "interrupted" and trials[1].user_attrs["retry_of"] == 0
+        assert trials[0].user_attrs["failure"] == "interrupted" and lineage(trials[1]) == (0, 1)
     assert _no_processes_left(tmp_path)
 
 

@@ -7,7 +7,15 @@ import os
 import pytest
 
 from tests import postgres_server
-from tests.sweep_helpers import BAD_LR, GOOD_LR, load_trials, run_sweep_cli, states, write_spec
+from tests.sweep_helpers import (
+    BAD_LR,
+    GOOD_LR,
+    a_dead_worker_s_trials_are_retried_then_given_up,
+    load_trials,
+    run_sweep_cli,
+    states,
+    write_spec,
+)
 
 pytestmark = pytest.mark.slow
 PASSWORD = "pw-7f3e9c-never-shown"
@@ -50,6 +58,12 @@ def test_two_workers_on_postgresql_finish_the_requested_trials_without_leaking_t
     assert "3/3 done" in status.stdout, status.stderr
     assert PASSWORD not in result.stdout + result.stderr + status.stdout + status.stderr
     _assert_not_in_files(tmp_path, PASSWORD)
+
+
+def test_stale_trials_are_failed_and_retried_by_optuna_s_heartbeat_on_postgresql(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
+    spec = write_spec(tmp_path, name="stale", faults={"heartbeat_interval": 1, "stale_after": 1, "max_retries": 1})
+    a_dead_worker_s_trials_are_retried_then_given_up(spec, server.url())
 
 
 def test_a_url_with_its_password_in_the_environment_is_masked_everywhere(server, tmp_path, monkeypatch):

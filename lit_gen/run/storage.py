@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from lit_gen.errors import LitGenError
@@ -67,8 +68,10 @@ def _absolute(url: str) -> str:
     return url
 
 
-def open_storage(url: str, workers: int = 1):
-    """An Optuna storage for the URL (see the module docstring)."""
+def open_storage(url: str, workers: int = 1, rdb_options: dict[str, Any] | None = None):
+    """An Optuna storage for the URL (see the module docstring). `rdb_options` go to an `RDBStorage` only: a sweep's
+    workers pass Optuna's heartbeat and retry settings (`lit_gen.sweep.faults.rdb_heartbeat`); trial processes
+    open the storage without them."""
     import optuna
 
     if url.startswith("journal://"):
@@ -86,8 +89,9 @@ def open_storage(url: str, workers: int = 1):
         # name the driver lit_gen installs (`.[postgres]`): SQLAlchemy's default for a bare postgresql:// URL
         # changed between versions (psycopg2 in 2.0, psycopg 3 in 2.1)
         engine_url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    heartbeat = rdb_options or {}
     try:
-        return optuna.storages.RDBStorage(engine_url, engine_kwargs={"pool_pre_ping": True})
+        return optuna.storages.RDBStorage(engine_url, engine_kwargs={"pool_pre_ping": True}, **heartbeat)
     except Exception as error:  # SQLAlchemy/driver errors: name the storage, never its password
         message = str(error).splitlines()[0][:300].replace(urlsplit(url).password or "\0", "***")
         raise LitGenError(f"cannot open the study storage {masked(url)}: {message}") from None

@@ -16,11 +16,13 @@ import threading
 
 from lit_gen.errors import LitGenError
 from lit_gen.run.storage import masked, open_storage, resolve_storage_url
+from lit_gen.sweep.faults import rdb_heartbeat
 from lit_gen.sweep.fit_run import fit_arguments
 from lit_gen.sweep.launch import make_launcher
 from lit_gen.sweep.results import short_value
+from lit_gen.sweep.slots import slot_counts
 from lit_gen.sweep.spec import SweepSpec
-from lit_gen.sweep.worker import SweepContext, SweepStopped, Worker, default_worker_id, slot_counts
+from lit_gen.sweep.worker import SweepContext, SweepStopped, Worker, default_worker_id
 
 WORKER_ID_ENV = "LIT_GEN_WORKER_ID"
 TRIAL_OVERRIDES_ENV = "LIT_GEN_TRIAL_OVERRIDES"
@@ -28,7 +30,14 @@ TRIAL_OVERRIDES_ENV = "LIT_GEN_TRIAL_OVERRIDES"
 
 def open_study(spec: SweepSpec, storage: str | None = None, workers: int = 1, create: bool = True,
                worker_id: str | None = None):
-    """The sweep's Optuna study, and its storage URL.
+    """The sweep's Optuna study, and its storage URL (see `open_study_and_storage`)."""
+    study, _, url = open_study_and_storage(spec, storage, workers, create, worker_id)
+    return study, url
+
+
+def open_study_and_storage(spec: SweepSpec, storage: str | None = None, workers: int = 1, create: bool = True,
+                           worker_id: str | None = None):
+    """The sweep's Optuna study, the storage object it was opened with, and the storage URL.
 
     The sampler is seeded with the sweep's `seed` when this driver is the study's only one (a new study and no
     worker id): then the sampled values are reproducible. A driver with a worker id (SLURM array tasks, which
@@ -38,11 +47,11 @@ def open_study(spec: SweepSpec, storage: str | None = None, workers: int = 1, cr
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = resolve_storage_url(spec.storage, storage, spec.sweep_dir)
-    backend = open_storage(url, workers)
+    backend = open_storage(url, workers, rdb_heartbeat(spec.faults))
     if not create:
         try:
             return optuna.load_study(study_name=spec.name, storage=backend, sampler=spec.build_sampler(),
-                                     pruner=spec.build_pruner()), url
+                                     pruner=spec.build_pruner()), backend, url
         except KeyError:
             raise LitGenError(f"no study {spec.name!r} in {masked(url)} yet: start it with `lit-gen sweep run "
                               f"{spec.path}`") from None
@@ -53,7 +62,7 @@ def open_study(spec: SweepSpec, storage: str | None = None, workers: int = 1, cr
     if study.direction.name.lower() != spec.direction:
         raise LitGenError(f"study {spec.name!r} in {masked(url)} was created to {study.direction.name.lower()}, "
                           f"the sweep file says {spec.direction}: give the sweep another `name`")
-    return study, url
+    return study, backend, url
 
 
 def run_sweep(spec: SweepSpec, n_trials: int | None = None, workers: int = 1, storage: str | None = None,
@@ -63,7 +72,8 @@ def run_sweep(spec: SweepSpec, n_trials: int | None = None, workers: int = 1, st
         raise LitGenError(f"--workers {workers}: at least 1")
     n_trials = n_trials or spec.n_trials
     spec.sweep_dir.mkdir(parents=True, exist_ok=True)
-    study, url = open_study(spec, storage, workers, worker_id=os.environ.get(WORKER_ID_ENV) or None)
+    study, backend, url = open_study_and_storage(spec, storage, workers,
+                                                 worker_id=os.environ.get(WORKER_ID_ENV) or None)
     shutil.copyfile(spec.path, spec.sweep_dir / "sweep.yaml")  # what the trials ran with
     if not study.trials:
         for values in spec.enqueue:
@@ -76,16 +86,19 @@ def run_sweep(spec: SweepSpec, n_trials: int | None = None, workers: int = 1, st
     stop = threading.Event()
     on_slurm = bool(os.environ.get(WORKER_ID_ENV)) and bool(os.environ.get("SLURM_JOB_ID"))
     context = SweepContext(
-        spec=spec, n_trials=n_trials, study=study, storage_url=url, launcher=launcher,
+        spec=spec, n_trials=n_trials, study=study, storage=backend, storage_url=url, launcher=launcher,
         threads=_threads_per_trial(workers), stop=stop, requeue_mode=on_slurm,
         extra_args=tuple(shlex.split(os.environ.get(TRIAL_OVERRIDES_ENV, ""))),
     )
     base_id = os.environ.get(WORKER_ID_ENV) or default_worker_id()
+    workers_here = [Worker(context, base_id if workers == 1 else f"{base_id}/{i}") for i in range(workers)]
+    for worker in workers_here:  # before any worker looks for stale trials: see Worker.keep_own_trials_alive
+        worker.keep_own_trials_alive()
     errors: list[BaseException] = []
 
-    def work(worker_id: str) -> None:
+    def work(worker: Worker) -> None:
         try:
-            Worker(context, worker_id).run()
+            worker.run()
         except BaseException as error:  # noqa: BLE001 — reported by the main thread
             errors.append(error)
             stop.set()
@@ -98,8 +111,7 @@ def run_sweep(spec: SweepSpec, n_trials: int | None = None, workers: int = 1, st
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        threads = [threading.Thread(target=work, args=(base_id if workers == 1 else f"{base_id}/{i}",), daemon=True)
-                   for i in range(workers)]
+        threads = [threading.Thread(target=work, args=(worker,), daemon=True) for worker in workers_here]
         for thread in threads:
             thread.start()
         while any(t.is_alive() for t in threads):
@@ -109,7 +121,7 @@ def run_sweep(spec: SweepSpec, n_trials: int | None = None, workers: int = 1, st
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
-    done = slot_counts(study.get_trials(deepcopy=False)).done
+    done = slot_counts(study.get_trials(deepcopy=False), spec.faults.max_retries).done
     if stopped_by:
         how = ("handed on as retries, or left RUNNING for this job's requeue when they asked for one" if on_slurm
                else "handed on as retries")

@@ -76,7 +76,7 @@ def _tradeoff_plot(trials, path: str, out: Path, plt) -> Path:
 
 
 def _write_csv(study, spec: SweepSpec, out: Path) -> Path:
-    rows = trial_rows(study)
+    rows = trial_rows(study, spec.faults.max_retries)
     params = list(spec.space)
     with open(out, "w", newline="") as file:
         writer = csv.writer(file)
@@ -87,6 +87,6 @@ def _write_csv(study, spec: SweepSpec, out: Path) -> Path:
             writer.writerow([r["number"], r["root_number"], r["attempt"], r["state"], r["value"],
                              attrs.get("value_se"), *[r["params"].get(p) for p in params], r["epochs_reported"],
                              round(r["duration"], 1) if r["duration"] is not None else None,
-                             attrs.get("failure") or attrs.get("pruned") or attrs.get("diverged"),
+                             r["failure"] or attrs.get("pruned") or attrs.get("diverged"),
                              attrs.get("run_dir")])
     return out

@@ -11,19 +11,23 @@ from typing import Any
 import yaml
 
 from lit_gen.errors import LitGenError
+from lit_gen.sweep.faults import failure_of, lineage
 from lit_gen.sweep.spec import SweepSpec
 
 
-def trial_rows(study) -> list[dict[str, Any]]:
-    """Every trial as plain data (for status, reports and trackers)."""
+def trial_rows(study, max_retries: int | None = None) -> list[dict[str, Any]]:
+    """Every trial as plain data (for status, reports and trackers); `failure` says why a FAIL trial failed
+    (`faults.failure_of`: Optuna's stale check records no reason in the trial)."""
     rows = []
     for t in study.get_trials(deepcopy=False):
         end = t.datetime_complete or datetime.now()
+        root, attempt = lineage(t)
         rows.append({
             "number": t.number,
-            "root_number": t.user_attrs.get("root_number", t.number),
-            "attempt": t.user_attrs.get("attempt", 0),
+            "root_number": root,
+            "attempt": attempt,
             "state": t.state.name,
+            "failure": failure_of(t, max_retries) if t.state.name == "FAIL" else None,
             "value": t.value if t.values else None,
             "params": dict(t.params),
             "user_attrs": dict(t.user_attrs),
@@ -57,13 +61,12 @@ def status_text(study, spec: SweepSpec, n_trials: int) -> str:
             lines.append(f"  trial {r['number']} (root {r['root_number']}, attempt {r['attempt']}) for "
                          f"{r['duration']:.0f} s on {attrs.get('worker', '?')}, {r['epochs_reported']} epochs reported"
                          + (f", last heartbeat {beat:.0f} s ago" if beat is not None else ""))
-    failed = [r for r in rows if r["state"] == "FAIL"]
+    failed = [t for t in study.get_trials(deepcopy=False) if t.state.name == "FAIL"]
     if failed:
         lines.append("failed:")
-        for r in failed[-10:]:
-            error = (r["user_attrs"].get("error") or "").strip().splitlines()
-            lines.append(f"  trial {r['number']} ({r['user_attrs'].get('failure', '?')}): "
-                         f"{error[0][:160] if error else ''}")
+        for t in failed[-10:]:
+            error = (t.user_attrs.get("error") or "no heartbeat within faults.stale_after").strip().splitlines()
+            lines.append(f"  trial {t.number} ({failure_of(t, spec.faults.max_retries)}): {error[0][:160]}")
     return "\n".join(lines)
 
 

@@ -3,26 +3,22 @@
 The study is the only shared state, so workers in threads of one driver, in drivers on other machines, and in
 SLURM array tasks all cooperate through the same storage.
 
-Counting. `n_trials` counts trials that end COMPLETE or PRUNED. A trial holds a *slot* from `ask` until it ends;
-WAITING trials (retries) hold one too. A worker asks only while a slot is free, and after asking checks its
-trial's rank among the slot holders: when two workers asked for the last slot at once, the later trial number
-is surplus and is failed without running (recorded as such), so the study never ends with more than requested.
+Counting: slots.py (why ask/tell and slots rather than `study.optimize` and `MaxTrialsCallback`).
 
-Faults.
+Faults (heartbeats, stale trials and retries are in faults.py: Optuna's on RDB storage, lit_gen's on a journal).
 - The trial's fit crashes: FAIL, with the end of its log; not retried (it would crash again). After
   `faults.max_failures` of them the sweep stops: the config is wrong, not the luck.
 - The fit's loss goes NaN/inf: PRUNED, with the message in `diverged`; the sampler learns to avoid the region.
-- The worker dies (SIGKILL, lost node): its RUNNING trials stop getting heartbeats. Any worker that sees a
-  heartbeat older than `faults.stale_after` fails the trial (only one worker can win that state change: the
-  storage refuses to finish a trial twice) and enqueues a retry with the same values, linked by `root_number`
-  and `retry_of`, which resumes from the original's checkpoint in the original's run directory, up to
-  `faults.max_retries` times.
+- The worker dies (SIGKILL, lost node): its RUNNING trials stop getting heartbeats. The first worker that finds
+  one older than `faults.stale_after` fails it and enqueues a retry with the same values, which resumes from the
+  original's checkpoint in the original's run directory, up to `faults.max_retries` times.
 - The worker is stopped (Ctrl-C, SIGTERM): it kills its trials and hands them on as retries at once. On SLURM,
   a trial that saved an hpc checkpoint and asked for a requeue (SIGUSR1 before the time limit) is left RUNNING,
-  marked `requeued_at`: the job comes back with the same worker id, which re-adopts it, and stale detection waits
-  `requeue_grace` longer before it steps in. A trial stopped without that (the time limit reached by a trial that
-  started after the warning, `scancel`, preemption) is handed on as a retry like anywhere else, since no requeued
-  job may come back for it.
+  marked `requeued_at`: the job comes back with the same worker id, which re-adopts it (and clears the mark);
+  meanwhile it counts as stale only `REQUEUE_GRACE` later (on RDB storage, where Optuna's grace period is the same
+  for every trial, no trial does). A trial stopped without that (the time limit reached by a
+  trial that started after the warning, `scancel`, preemption) is handed on as a retry like anywhere else, since no
+  requeued job may come back for it.
 """
 
 from __future__ import annotations
@@ -37,6 +33,7 @@ from typing import Any
 from lit_gen.errors import LitGenError
 from lit_gen.run.identity import STORAGE_ENV, TRIAL_ENV, TrialIdentity
 from lit_gen.run.trial_end import clear_trial_end, read_trial_end
+from lit_gen.sweep.faults import TrialFaults, lineage
 from lit_gen.sweep.fit_run import (
     LOG_FILE,
     FitOutcome,
@@ -48,9 +45,9 @@ from lit_gen.sweep.fit_run import (
 )
 from lit_gen.sweep.launch import FitRequest
 from lit_gen.sweep.results import short_value
+from lit_gen.sweep.slots import is_surplus, slot_counts
 from lit_gen.sweep.spec import SweepSpec
 
-REQUEUE_GRACE = 1800.0  # seconds a requeued SLURM job may take to come back before its trials count as stale
 REQUEUE_WAIT = 120.0  # seconds to wait for SLURM to stop a job whose trial asked for a requeue
 POLL_SECONDS = 2.0  # how often an idle worker looks for a free slot
 STOP_CHECK_SECONDS = 0.5  # how often a worker waiting for its trial checks whether it was told to stop
@@ -67,6 +64,7 @@ class SweepContext:
     spec: SweepSpec
     n_trials: int
     study: Any  # optuna.Study
+    storage: Any  # the optuna storage the driver opened the study with
     storage_url: str
     launcher: Any
     threads: int
@@ -74,33 +72,13 @@ class SweepContext:
     requeue_mode: bool = False  # True on SLURM: a trial that asked for a requeue is left RUNNING for it
     extra_args: tuple[str, ...] = ()  # fit arguments from the cluster profile ($LIT_GEN_TRIAL_OVERRIDES)
 
-    @property
-    def storage(self):
-        return self.study._storage
+    def __post_init__(self) -> None:
+        study_id = self.storage.get_study_id_from_name(self.spec.name)
+        self.faults = TrialFaults(self.study, self.storage, study_id, self.spec.faults)
 
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}-{__import__('os').getpid()}"
-
-
-@dataclass(frozen=True)
-class SlotCounts:
-    done: int  # COMPLETE + PRUNED: what n_trials counts
-    running: int
-    waiting: int  # enqueued values and retries, not yet taken by a worker
-    crashed: int  # FAIL that counts against the sweep (not stale, interrupted or surplus trials)
-
-
-def slot_counts(trials) -> SlotCounts:
-    from optuna.trial import TrialState
-
-    return SlotCounts(
-        done=sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials),
-        running=sum(t.state == TrialState.RUNNING for t in trials),
-        waiting=sum(t.state == TrialState.WAITING for t in trials),
-        crashed=sum(t.state == TrialState.FAIL and t.user_attrs.get("failure") in ("crashed", "timed_out", "gave_up")
-                    for t in trials),
-    )
 
 
 class Worker:
@@ -108,20 +86,32 @@ class Worker:
         self.context = context
         self.worker_id = worker_id
         self.spec = context.spec
+        self.faults = context.faults
 
     # --- the loop ------------------------------------------------------------------------------------------
 
-    def run(self) -> None:
+    def own_running_trials(self) -> list:
+        """RUNNING trials that name this worker: its SLURM job was requeued while they ran."""
         from optuna.trial import TrialState
 
+        return [t for t in self.context.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                if t.user_attrs.get("worker") == self.worker_id]
+
+    def keep_own_trials_alive(self) -> None:
+        """A heartbeat for each trial this worker re-adopts; the driver calls it for every worker before any of
+        them looks for stale trials, so that none fails a sibling's trial it is about to take back."""
+        for trial in self.own_running_trials():
+            self.faults.beat(self.faults.trial_id(trial.number))
+
+    def run(self) -> None:
         study = self.context.study
-        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if trial.user_attrs.get("worker") == self.worker_id and not self.context.stop.is_set():
-                self._run_trial(trial.number, trial._trial_id, trial.params, trial.user_attrs)  # re-adopted
+        for trial in self.own_running_trials():
+            if not self.context.stop.is_set():
+                self._run_trial(trial)  # re-adopted
         while not self.context.stop.is_set():
             trials = study.get_trials(deepcopy=False)
-            self._fail_stale(trials)
-            counts = slot_counts(trials)
+            self.faults.fail_stale(trials, self.worker_id)
+            counts = slot_counts(trials, self.spec.faults.max_retries)
             if counts.done >= self.context.n_trials:
                 return
             if counts.crashed >= self.spec.faults.max_failures:
@@ -131,28 +121,32 @@ class Worker:
             if counts.waiting == 0 and counts.done + counts.running >= self.context.n_trials:
                 self.context.stop.wait(POLL_SECONDS)  # every slot is taken: wait for one to free up or finish
                 continue
-            trial = study.ask(self.spec.distributions())  # takes a WAITING trial first
-            if self._is_surplus(trial.number):
-                self._finish_unrun(trial._trial_id, "surplus", "n_trials was reached by other workers meanwhile")
+            number = study.ask(self.spec.distributions()).number  # takes a WAITING trial (a retry) first
+            trial_id = self.faults.trial_id(number)
+            if is_surplus(number, study.get_trials(deepcopy=False), self.context.n_trials):
+                self._finish_unrun(trial_id, "surplus", "n_trials was reached by other workers meanwhile")
                 continue
-            self._run_trial(trial.number, trial._trial_id, trial.params, trial.user_attrs)
-
-    def _is_surplus(self, number: int) -> bool:
-        from optuna.trial import TrialState
-
-        holders = sorted(t.number for t in self.context.study.get_trials(deepcopy=False) if t.state in (
-            TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING))
-        return number in holders and holders.index(number) >= self.context.n_trials
+            self._run_trial(self.context.storage.get_trial(trial_id))
 
     # --- one trial -----------------------------------------------------------------------------------------
 
-    def _run_trial(self, number: int, trial_id: int, params: dict[str, Any], attrs: dict[str, Any]) -> None:
+    def _run_trial(self, trial) -> None:
+        """Run the fits of `trial` (a FrozenTrial: RUNNING, asked or re-adopted) and tell how it ended."""
+        from optuna.exceptions import UpdateFinishedTrialError
+
         storage = self.context.storage
-        root = attrs.get("root_number", number)
-        attempt = attrs.get("attempt", 0)
-        for key, value in {"root_number": root, "attempt": attempt, "worker": self.worker_id,
-                           "heartbeat": time.time(), "sweep_dir": str(self.spec.sweep_dir)}.items():
-            storage.set_trial_user_attr(trial_id, key, value)
+        number, params = trial.number, trial.params
+        trial_id = self.faults.trial_id(number)
+        root, attempt = lineage(trial)
+        try:
+            self.faults.beat(trial_id)
+            for key, value in {"root_number": root, "attempt": attempt, "worker": self.worker_id,
+                               "sweep_dir": str(self.spec.sweep_dir)}.items():
+                storage.set_trial_user_attr(trial_id, key, value)
+            if trial.user_attrs.get("requeued_at") is not None:
+                storage.set_trial_user_attr(trial_id, "requeued_at", None)  # back: no longer awaiting its job
+        except UpdateFinishedTrialError:
+            return  # a re-adopted trial another worker found stale just before: its retry resumes it
         seeds = self.spec.seeds or [None]
         outcomes: list[FitOutcome] = []
         for index, seed in enumerate(seeds):
@@ -210,7 +204,7 @@ class Worker:
                     return FitOutcome("requeued", message="SLURM requeue")
                 return FitOutcome("interrupted", message="the worker was stopped")
             if time.monotonic() >= next_beat:
-                storage.set_trial_user_attr(trial_id, "heartbeat", time.time())
+                self.faults.beat(trial_id)
                 next_beat += self.spec.faults.heartbeat_interval
             if hard_limit and time.monotonic() - started > hard_limit:
                 process.kill()
@@ -242,7 +236,7 @@ class Worker:
         why = f": {last.message.splitlines()[0]}" if last.message else ""
         print(f"trial {number} {last.kind}{shown} ({values}){why}", flush=True)
         if last.kind in ("interrupted", "requeued"):
-            self._hand_on(trial_id, number, last.kind)
+            self._hand_on(trial_id, last.kind)
             return
         if last.kind == "complete":
             values = [o.value for o in outcomes]
@@ -268,52 +262,13 @@ class Worker:
         storage.set_trial_user_attr(trial_id, "error", message[-4000:])
         storage.set_trial_state_values(trial_id, TrialState.FAIL)
 
-    def _hand_on(self, trial_id: int, number: int, why: str) -> None:
+    def _hand_on(self, trial_id: int, why: str) -> None:
         """The worker stops while the trial is unfinished: leave it for the requeued job, or retry it now."""
         if why == "requeued":
             self.context.storage.set_trial_user_attr(trial_id, "requeued_at", time.time())
             return
         trial = self.context.storage.get_trial(trial_id)
-        self._retry(trial, "interrupted", f"worker {self.worker_id} was stopped ({why})")
-
-    # --- stale trials --------------------------------------------------------------------------------------
-
-    def _fail_stale(self, trials) -> None:
-        from optuna.trial import TrialState
-
-        now = time.time()
-        for trial in trials:
-            if trial.state != TrialState.RUNNING or trial.user_attrs.get("worker") == self.worker_id:
-                continue  # mine: re-adopted at start, never stale to myself
-            last = trial.user_attrs.get("heartbeat") or trial.datetime_start.timestamp()
-            limit = self.spec.faults.stale_after
-            if trial.user_attrs.get("requeued_at", 0) >= last:
-                limit += REQUEUE_GRACE
-            if now - last > limit:
-                self._retry(trial, "stale", f"no heartbeat from worker {trial.user_attrs.get('worker')} for "
-                                            f"{now - last:.0f} s (faults.stale_after = {self.spec.faults.stale_after})")
-
-    def _retry(self, trial, failure: str, message: str) -> None:
-        """Fail `trial` and enqueue its values again as the next attempt of the same root; at most once."""
-        from optuna.exceptions import UpdateFinishedTrialError
-        from optuna.trial import TrialState
-
-        storage = self.context.storage
-        attempt = trial.user_attrs.get("attempt", 0)
-        gives_up = attempt >= self.spec.faults.max_retries
-        try:
-            storage.set_trial_user_attr(trial._trial_id, "failure", "gave_up" if gives_up else failure)
-            storage.set_trial_user_attr(trial._trial_id, "error", message)
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        except UpdateFinishedTrialError:
-            return  # another worker failed it first, and retries it
-        if gives_up:
-            return
-        self.context.study.enqueue_trial(trial.params, user_attrs={
-            "root_number": trial.user_attrs.get("root_number", trial.number),
-            "attempt": attempt + 1,
-            "retry_of": trial.number,
-        }, skip_if_exists=False)
+        self.faults.fail_and_retry(trial, "interrupted", f"worker {self.worker_id} was stopped ({why})")
 
 
 def _newer_hpc_checkpoint(run_dir: Path, since_monotonic: float) -> bool:

@@ -1,0 +1,48 @@
+"""Counting trials: how a sweep ends with exactly `n_trials` COMPLETE + PRUNED trials, however many workers run.
+
+A trial holds a *slot* from `ask` until it ends; WAITING trials (enqueued values, retries) hold one too. A worker
+asks only while a slot is free, and after asking checks its trial's rank among the slot holders: when two workers
+asked for the last slot at once, the later trial number is surplus and is failed without running (recorded as
+`failure: surplus`), so the study never ends with more than requested.
+
+Why not Optuna's `MaxTrialsCallback(n_trials, states=(COMPLETE, PRUNED))`: it counts the same trials, but it acts
+only inside `study.optimize` (it calls `study.stop()`, which raises anywhere else), and only after a trial ended,
+so N workers starting their last trials together would still end with up to N-1 surplus trials. And the workers
+use ask/tell rather than `study.optimize` because a trial here is a process that can outlive its worker's loop: it
+is re-adopted by a requeued SLURM job, left RUNNING for one, or handed on to another worker (worker.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lit_gen.sweep.faults import failure_of
+
+
+@dataclass(frozen=True)
+class SlotCounts:
+    done: int  # COMPLETE + PRUNED: what n_trials counts
+    running: int
+    waiting: int  # enqueued values and retries, not yet taken by a worker
+    crashed: int  # FAIL that counts against the sweep (not stale, interrupted or surplus trials)
+
+
+def slot_counts(trials, max_retries: int) -> SlotCounts:
+    from optuna.trial import TrialState
+
+    return SlotCounts(
+        done=sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials),
+        running=sum(t.state == TrialState.RUNNING for t in trials),
+        waiting=sum(t.state == TrialState.WAITING for t in trials),
+        crashed=sum(t.state == TrialState.FAIL and failure_of(t, max_retries) in ("crashed", "timed_out", "gave_up")
+                    for t in trials),
+    )
+
+
+def is_surplus(number: int, trials, n_trials: int) -> bool:
+    """Whether trial `number` ranks past `n_trials` among the trials holding a slot."""
+    from optuna.trial import TrialState
+
+    holders = sorted(t.number for t in trials if t.state in (
+        TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING))
+    return number in holders and holders.index(number) >= n_trials
