@@ -23,7 +23,7 @@ from lit_gen.callbacks.checkpoint import ModelCheckpoint
 from lit_gen.callbacks.divergences import Divergences
 from lit_gen.callbacks.image_quality import ImageQuality
 from lit_gen.callbacks.metrics_json import read_metrics, run_dir, update_meta
-from lit_gen.checkpoints import read_checkpoint
+from lit_gen.checkpoints import checkpoint_as_data
 from lit_gen.data.base import InMemoryDataModule
 from lit_gen.errors import LitGenError
 from lit_gen.models.base import GenerativeModel
@@ -129,13 +129,11 @@ class LitGenCLI(LightningCLI):
         except (ValueError, TypeError) as error:  # raised by our constructors for values the types let through
             raise LitGenError(f"invalid configuration: {error}") from error
 
-    def _parse_ckpt_path(self) -> None:
-        # Lightning reads the checkpoint's hyperparameters here; a damaged file should fail with our message
+    def parse_arguments(self, parser, args) -> None:
+        super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
-        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
-        if ckpt_path and ckpt_path not in ("best", "last", "hpc", "registry"):
-            read_checkpoint(ckpt_path)
-        super()._parse_ckpt_path()
+        if subcommand:
+            self.config[subcommand] = checkpoint_as_data(self.config[subcommand])
 
     def before_fit(self) -> None:
         self._fit_started = time.perf_counter()

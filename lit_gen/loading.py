@@ -24,5 +24,5 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> G
         raise LitGenError(f"{checkpoint_path} was not written by a lit_gen model (no 'lit_gen_class' entry)")
     module_name, _, class_name = class_path.rpartition(".")
     model_class = getattr(importlib.import_module(module_name), class_name)
-    model = model_class.load_from_checkpoint(checkpoint_path, map_location=map_location, weights_only=False)
+    model = model_class.load_from_checkpoint(checkpoint_path, map_location=map_location, weights_only=True)
     return model.eval()
