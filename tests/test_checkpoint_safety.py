@@ -62,13 +62,32 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-def assert_refused_in_one_line(result: subprocess.CompletedProcess, checkpoint: Path) -> None:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr, result.stderr[-2000:]
-    errors = [line for line in result.stderr.splitlines() if line.startswith("lit-gen: error:")]
-    assert len(errors) == 1, result.stderr[-2000:]
+def run_in_process(*args: str, capsys) -> tuple[int, str]:
+    """`lit-gen ARGS` in this process (a fresh interpreter per command costs ~10 s here): (exit code, stderr).
+    Any exception other than the one-line exit escapes and fails the test, as a traceback would."""
+    from lit_gen.cli import main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main(list(args))
+    return exited.value.code, capsys.readouterr().err
+
+
+def assert_refused_in_one_line(returncode: int, stderr: str, checkpoint: Path) -> None:
+    assert returncode != 0
+    assert "Traceback" not in stderr, stderr[-2000:]
+    errors = [line for line in stderr.splitlines() if line.startswith("lit-gen: error:")]
+    assert len(errors) == 1, stderr[-2000:]
     assert f"{checkpoint} is refused: loading it would call exec" in errors[0]
-    assert result.stderr.rstrip().endswith(errors[0]), "the error is the last thing printed, on one line"
+    assert stderr.rstrip().endswith(errors[0]), "the error is the last thing printed, on one line"
+
+
+def test_a_real_process_exits_with_the_one_line(hostile):
+    checkpoint, marker = hostile
+    result = run_cli("sample", "--ckpt_path", str(checkpoint), "--num", "4", "--out", "grid.png",
+                     cwd=checkpoint.parent)
+    assert_refused_in_one_line(result.returncode, result.stderr, checkpoint)
+    assert not marker.exists() and not (checkpoint.parent / "grid.png").exists()
 
 
 @pytest.mark.parametrize(
@@ -81,21 +100,20 @@ def assert_refused_in_one_line(result: subprocess.CompletedProcess, checkpoint: 
     ],
     ids=lambda command: command[0],
 )
-def test_each_command_refuses_a_checkpoint_that_would_run_code(hostile, command):
+def test_each_command_refuses_a_checkpoint_that_would_run_code(hostile, command, capsys):
     checkpoint, marker = hostile
-    result = run_cli(*command, "--ckpt_path", str(checkpoint), cwd=checkpoint.parent)
-    assert_refused_in_one_line(result, checkpoint)
+    assert_refused_in_one_line(*run_in_process(*command, "--ckpt_path", str(checkpoint), capsys=capsys), checkpoint)
     assert not marker.exists()
-    assert not (checkpoint.parent / "grid.png").exists()
+    assert not (checkpoint.parent / "grid.png").exists() and not (checkpoint.parent / "runs").exists()
 
 
-def test_sample_refuses_it_inside_a_run_directory_too(hostile):
+def test_sample_refuses_it_inside_a_run_directory_too(hostile, capsys):
     checkpoint, marker = hostile
-    run = checkpoint.parent / "runs" / "shared" / "version_0"
+    run = checkpoint.parent / "shared_run"
     (run / "checkpoints").mkdir(parents=True)
     inside = checkpoint.rename(run / "checkpoints" / "best-0003.ckpt")
-    result = run_cli("sample", "--ckpt_path", str(run), "--num", "4", "--out", "grid.png", cwd=checkpoint.parent)
-    assert_refused_in_one_line(result, inside)
+    result = run_in_process("sample", "--ckpt_path", str(run), "--num", "4", "--out", "grid.png", capsys=capsys)
+    assert_refused_in_one_line(*result, inside)
     assert not marker.exists()
 
 
@@ -113,10 +131,10 @@ def test_a_sweep_retry_reads_its_epoch_without_running_it(hostile):
     assert not marker.exists()
 
 
-def test_weights_only_false_is_refused_on_the_command_line(in_tmp):
-    result = run_cli("fit", "--config", VAE_DIGITS, "--config", SMOKE, "--weights_only", "false", cwd=in_tmp)
-    assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert "lit-gen: error: --weights_only false is not supported" in result.stderr
+def test_weights_only_false_is_refused_on_the_command_line(in_tmp, capsys):
+    returncode, stderr = run_in_process("fit", "--config", VAE_DIGITS, "--config", SMOKE, "--weights_only", "false",
+                                        capsys=capsys)
+    assert returncode != 0 and "lit-gen: error: --weights_only false is not supported" in stderr
 
 
 @pytest.mark.parametrize("experiment", ["vae_digits.yaml", "dcgan_digits.yaml", "vae_mnist.yaml"])
@@ -128,7 +146,7 @@ def test_lit_gens_own_checkpoints_load_as_data(in_tmp, experiment):
 
     write_fake_mnist(in_tmp / "data")
     common = ["--config", str(CONFIGS / "experiments" / experiment), "--config", SMOKE,
-              "--data.init_args.val_size", "50", "--test_after_fit", "false"]
+              "--data.init_args.val_size", "50", "--test_after_fit", "false", "--image_quality.backbone", "none"]
     main(["fit", *common, "--run_dir", "first"])
     last = in_tmp / "first" / "checkpoints" / "last.ckpt"
     torch.load(last, weights_only=True)  # plain data, no allow-list needed
