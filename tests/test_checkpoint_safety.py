@@ -125,6 +125,14 @@ def test_load_refuses_it(hostile):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("class_path", ["os.system", "builtins.exec", "lit_gen.errors.LitGenError", "no_such.Module"])
+def test_load_calls_only_a_lit_gen_model_class_the_checkpoint_names(in_tmp, class_path):
+    path = in_tmp / "named.ckpt"
+    torch.save({"state_dict": {}, "lit_gen_class": class_path, "hyper_parameters": {}}, path)
+    with pytest.raises(LitGenError, match="GenerativeModel|cannot be imported"):
+        lit_gen.load(path)
+
+
 def test_a_sweep_retry_reads_its_epoch_without_running_it(hostile):
     checkpoint, marker = hostile
     assert checkpoint_epoch(checkpoint) is None  # unreadable as data: the retried trial itself reports it
