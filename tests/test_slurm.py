@@ -431,7 +431,7 @@ def test_sweep_submit_with_storage_and_n_trials_fills_that_study(slurm_cluster, 
     assert len(trials) == 2 and {t.state for t in trials} == {TrialState.COMPLETE}, logs
     assert {t.user_attrs["worker"] for t in trials} <= {f"slurm-{job_id}_0", f"slurm-{job_id}_1"}
     assert not (folder / "sweep" / "optuna.journal").exists(), "the spec's own storage stayed untouched"
-    status = lit_gen("status", str(spec_path), "--storage", "NEW.journal")
+    status = lit_gen("status", str(spec_path), "--storage", "NEW.journal", "--n_trials", "2")
     assert status.returncode == 0 and "2/2 done" in status.stdout, status.stdout + status.stderr
 
 
