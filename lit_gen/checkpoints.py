@@ -84,7 +84,7 @@ def checkpoint_as_data(config: Any) -> Any:
         raise LitGenError("--weights_only false is not supported: lit-gen loads checkpoints as data only "
                           "(drop the option, or re-save the checkpoint's state_dict from a Python session you trust)")
     ckpt_path = config.get("ckpt_path")
-    if ckpt_path and str(ckpt_path) not in RESOLVED_BY_LIGHTNING:
+    if ckpt_path and str(ckpt_path).split(":")[0] not in RESOLVED_BY_LIGHTNING:  # also "registry:<name>:<version>"
         read_checkpoint(ckpt_path)
     if "weights_only" in config:
         config.weights_only = True  # explicit: torch's default can be flipped by TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD
