@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +38,54 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """The checkpoint's contents, or a LitGenError naming the file when it cannot be read."""
+    """The checkpoint's contents, or a LitGenError naming the file when it cannot be read.
+
+    A checkpoint is data: it loads with `weights_only=True`, so a pickle that names a function to call (a checkpoint
+    from a colleague or a W&B artifact that would run code) is refused before anything in it runs. lit_gen's own
+    checkpoints hold only tensors and plain values (hyperparameters included), which is all this lets through.
+    """
     path = Path(path)
     if not path.is_file():
         raise LitGenError(f"checkpoint {path} does not exist: check the path (`--ckpt_path`)")
     try:
-        # weights_only=False: Lightning checkpoints hold hyperparameters; only load checkpoints you trust
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a damaged file
-        raise LitGenError(
-            f"checkpoint {path} cannot be read ({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
-            "it is damaged or not a PyTorch checkpoint: use another checkpoint, e.g. the run's checkpoints/last.ckpt"
-        ) from error
+        raise checkpoint_error(path, error) from error
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise LitGenError(f"{path} is a PyTorch file but not a Lightning checkpoint (it has no 'state_dict')")
     return checkpoint
+
+
+def checkpoint_error(path: str | os.PathLike, error: Exception) -> LitGenError:
+    """The one-line message for a checkpoint `torch.load(weights_only=True)` refused or could not read."""
+    # torch names what the pickle wanted to import as "GLOBAL module.name" (e.g. posix.system, builtins.exec)
+    refused = re.search(r"GLOBAL ([\w.]+)", str(error)) if isinstance(error, pickle.UnpicklingError) else None
+    if refused:
+        return LitGenError(
+            f"checkpoint {path} is refused: loading it would call {refused.group(1)}, and a checkpoint must be "
+            "data only (tensors and plain values); use a checkpoint saved by lit_gen, or load it yourself with "
+            "torch.load(weights_only=False) only if you trust who made it"
+        )
+    return LitGenError(
+        f"checkpoint {path} cannot be read ({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
+        "it is damaged or not a PyTorch checkpoint: use another checkpoint, e.g. the run's checkpoints/last.ckpt"
+    )
+
+
+#: `--ckpt_path` values Lightning resolves itself (to a checkpoint lit_gen or Lightning saved in the run)
+RESOLVED_BY_LIGHTNING = ("best", "last", "hpc", "registry")
+
+
+def checkpoint_as_data(config: Any) -> Any:
+    """A `--ckpt_path` file read as data only, before Lightning reads its hyperparameters (right after parsing):
+    a damaged file or one whose pickle would run code fails with one lit_gen message. Lightning's own loads of the
+    checkpoint (its hyperparameters, then the trainer's restore) then run with `weights_only=True` too."""
+    if config.get("weights_only") is False:
+        raise LitGenError("--weights_only false is not supported: lit-gen loads checkpoints as data only "
+                          "(drop the option, or re-save the checkpoint's state_dict from a Python session you trust)")
+    ckpt_path = config.get("ckpt_path")
+    if ckpt_path and str(ckpt_path).split(":")[0] not in RESOLVED_BY_LIGHTNING:  # also "registry:<name>:<version>"
+        read_checkpoint(ckpt_path)
+    if "weights_only" in config:
+        config.weights_only = True  # explicit: torch's default can be flipped by TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD
+    return config

@@ -23,7 +23,7 @@ from lit_gen.callbacks.image_quality import ImageQuality
 from lit_gen.callbacks.metrics_history import hold_before_fit
 from lit_gen.callbacks.metrics_json import record_meta
 from lit_gen.callbacks.sweep_trial import SweepTrial
-from lit_gen.checkpoints import read_checkpoint
+from lit_gen.checkpoints import checkpoint_as_data
 from lit_gen.data.base import InMemoryDataModule
 from lit_gen.errors import LitGenError
 from lit_gen.loggers import place_in_run_directory
@@ -51,7 +51,11 @@ class LitGenArgumentParser(LightningArgumentParser):
 
 
 class ConfigParsed(Exception):
-    """Raised after parsing when a command line is only checked (`check_fit_config`)."""
+    """Raised after parsing when a command line is only checked (`check_fit_config`); carries the resolved config."""
+
+    def __init__(self, config: dict) -> None:
+        super().__init__("parsed")
+        self.config = config
 
 
 class LitGenCLI(LightningCLI):
@@ -111,7 +115,10 @@ class LitGenCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         if self.parse_only:
-            raise ConfigParsed
+            import yaml
+
+            resolved = yaml.safe_load(self.parser.dump(self.config, skip_check=True)) or {}
+            raise ConfigParsed(resolved.get(self.subcommand, resolved) if self.subcommand else resolved)
         config = self.config.get(self.subcommand) if self.subcommand else self.config
         if config is not None and config.get("run_dir"):
             place_run_directory(config, Path(config.run_dir))
@@ -127,13 +134,11 @@ class LitGenCLI(LightningCLI):
         except (ValueError, TypeError) as error:  # raised by our constructors for values the types let through
             raise LitGenError(f"invalid configuration: {error}") from error
 
-    def _parse_ckpt_path(self) -> None:
-        # Lightning reads the checkpoint's hyperparameters here; a damaged file should fail with our message
+    def parse_arguments(self, parser, args) -> None:
+        super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
-        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
-        if ckpt_path and ckpt_path not in ("best", "last", "hpc", "registry"):
-            read_checkpoint(ckpt_path)
-        super()._parse_ckpt_path()
+        if subcommand:
+            self.config[subcommand] = checkpoint_as_data(self.config[subcommand])
 
     def before_fit(self) -> None:
         hold_before_fit(self.trainer)  # a resumed run's metrics.csv keeps its earlier rows
@@ -200,10 +205,10 @@ def run_lightning_command(args: list[str] | None = None) -> None:
     end_process_group()
 
 
-def check_fit_config(args: list[str]) -> None:
+def check_fit_config(args: list[str]) -> dict:
     """Parse the command line of one `lit-gen fit` (without the `fit`) as the trial or job would, and stop with the
-    parser's own message when a key or value is wrong. Nothing is instantiated: a login node need not have the
-    trial's GPUs or data."""
+    parser's own message when a key or value is wrong; returns the resolved config (what `--print_config` shows).
+    Nothing is instantiated: a login node need not have the trial's GPUs or data."""
     import warnings
 
     from jsonargparse import ArgumentError
@@ -212,10 +217,11 @@ def check_fit_config(args: list[str]) -> None:
         with warnings.catch_warnings():  # the process's own argv (`lit-gen sweep run ...`) is not this command line
             warnings.filterwarnings("ignore", message="LightningCLI's args parameter", category=UserWarning)
             LitGenCLI(args=["fit", *args], parse_only=True)
-    except ConfigParsed:
-        return
+    except ConfigParsed as parsed:
+        return parsed.config
     except ArgumentError as error:
         raise LitGenError(_short(str(error))) from None
+    raise AssertionError("LitGenCLI(parse_only=True) returned without raising ConfigParsed")
 
 
 def _short(message: str) -> str:

@@ -22,7 +22,20 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> G
     class_path = checkpoint.get("lit_gen_class")
     if class_path is None:
         raise LitGenError(f"{checkpoint_path} was not written by a lit_gen model (no 'lit_gen_class' entry)")
-    module_name, _, class_name = class_path.rpartition(".")
-    model_class = getattr(importlib.import_module(module_name), class_name)
-    model = model_class.load_from_checkpoint(checkpoint_path, map_location=map_location, weights_only=False)
+    model_class = model_class_of(checkpoint_path, class_path)
+    model = model_class.load_from_checkpoint(checkpoint_path, map_location=map_location, weights_only=True)
     return model.eval()
+
+
+def model_class_of(checkpoint_path, class_path: str) -> type[GenerativeModel]:
+    """The GenerativeModel subclass a checkpoint names; anything else the name points at is refused, not called."""
+    module_name, _, class_name = str(class_path).rpartition(".")
+    try:
+        model_class = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise LitGenError(f"{checkpoint_path} names the model class {class_path!r}, which cannot be imported "
+                          f"({error}): install the package that defines it") from error
+    if not (isinstance(model_class, type) and issubclass(model_class, GenerativeModel)):
+        raise LitGenError(f"{checkpoint_path} names {class_path!r} as its model class, which is not a lit_gen "
+                          "GenerativeModel: use a checkpoint written by a lit_gen model")
+    return model_class

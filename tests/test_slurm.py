@@ -30,6 +30,7 @@ from lit_gen.slurm.profile import load_profile, profile_from_dict
 from lit_gen.slurm.submit_command import main as submit_main
 from lit_gen.slurm.submit_command import render_run_script
 from lit_gen.slurm.sweep_jobs import cancel_sweep, job_states, render_sweep_script, submit_sweep
+from lit_gen.sweep.command import main as sweep_main
 from tests.conftest import CONFIGS, REPO
 from tests.slurm_cluster import SlurmCluster, missing_binaries
 
@@ -96,6 +97,29 @@ def test_gpu_profile_renders_the_directives_a_gpu_cluster_needs(tmp_path):
     per_node = profile_from_dict({"devices": 8, "nodes": 2, "gpu_request": "gpus_per_node"})
     text = render_sweep_script(spec, tmp_path, per_node, workers=1)
     assert "#SBATCH --gpus-per-node=8" in text and "#SBATCH --nodes=2" in text and "--array=0-0\n" in text
+
+
+def test_submit_options_reach_every_worker_and_a_password_never_does(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({"name": "elsewhere", "config": EXPERIMENT, "n_trials": 9, "metric": "val/nll_iw",
+                                    "space": {"model.init_args.latent_dim": {"type": "int", "low": 2, "high": 8}}}))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        sweep_main(["submit", str(spec), "--cluster", str(CPU_PROFILE), "--workers", "2", "--dry_run",
+                    "--storage", f"{ODD_NAME}/NEW.journal", "--n_trials", "3"])
+    worker = shlex.split(shell_command(out.getvalue(), "lit-gen sweep run"))
+    # a relative journal path is the user's folder's file, for every worker wherever it runs
+    assert worker == ["lit-gen", "sweep", "run", str(spec.resolve()), "--workers", "1",
+                      "--storage", "journal:///" + str(tmp_path / ODD_NAME / "NEW.journal").lstrip("/"),
+                      "--n_trials", "3"]
+    with pytest.raises(LitGenError, match="password"):
+        sweep_main(["submit", str(spec), "--cluster", str(CPU_PROFILE), "--dry_run",
+                    "--storage", "postgresql://me:secret@db.example/optuna"])
+    with pytest.raises(LitGenError, match="password"):
+        render_sweep_script(spec, tmp_path / "sweep", load_profile(CPU_PROFILE), workers=1,
+                            storage="postgresql://me:secret@db.example/optuna")
+    assert "secret" not in (tmp_path / "runs" / "sweeps" / "elsewhere" / "slurm" / "sweep.sbatch").read_text()
 
 
 def shell_command(script: str, start: str) -> str:
@@ -367,6 +391,48 @@ def test_sweep_trial_preempted_by_usr1_resumes_in_its_run_directory(preempted_sw
     assert f"requeued SLURM job {worker}" in log
     assert_resumed(run_dir, log, max_epochs=3, previous_csv=run_dir / "metrics.attempt-0.csv")
     print(f"sweep of 2 trials with one requeue: {preempted_sweep['seconds']:.0f} s")
+
+
+@pytest.mark.slow
+def test_sweep_submit_with_storage_and_n_trials_fills_that_study(slurm_cluster, tmp_path):
+    """`sweep submit --storage NEW.journal --n_trials 2` of a spec that names 5 trials: the array's workers run 2
+    trials into NEW.journal (relative to where the user typed it), none into the spec's own storage, and `sweep
+    status --storage` finds them."""
+    from optuna.trial import TrialState
+
+    from lit_gen.sweep.driver import open_study
+    from lit_gen.sweep.spec import load_spec
+
+    folder = tmp_path / ODD_NAME
+    folder.mkdir()
+    spec = {
+        "name": "slurm_storage", "config": EXPERIMENT, "n_trials": 5, "metric": "val/nll_iw",
+        "overrides": [*TINY, f"--data.init_args.batch_size={BATCH}", "--test_after_fit=false"],
+        "space": {"model.init_args.latent_dim": {"type": "int", "low": 2, "high": 8}},
+        "sampler": {"name": "RandomSampler"}, "pruner": None, "limits": {"max_epochs": 1},
+        "directory": str(folder / "sweep"),
+    }
+    spec_path = folder / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(spec))
+
+    def lit_gen(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "lit_gen.cli", "sweep", *args], cwd=folder, capture_output=True,
+                              text=True)
+
+    submitted = lit_gen("submit", str(spec_path), "--cluster", str(CPU_PROFILE), "--workers", "2",
+                        "--storage", "NEW.journal", "--n_trials", "2")
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = re.search(r"Submitted job array (\d+)", submitted.stdout).group(1)
+    rows = wait_until_ended(job_id, slurm_cluster)
+    logs = {p.name: p.read_text()[-3000:] for p in (folder / "sweep" / "slurm").glob("*.out")}
+    assert {row["state"] for row in rows} == {"COMPLETED"}, logs
+    study, _ = open_study(load_spec(spec_path), str(folder / "NEW.journal"), create=False)
+    trials = study.get_trials()
+    assert len(trials) == 2 and {t.state for t in trials} == {TrialState.COMPLETE}, logs
+    assert {t.user_attrs["worker"] for t in trials} <= {f"slurm-{job_id}_0", f"slurm-{job_id}_1"}
+    assert not (folder / "sweep" / "optuna.journal").exists(), "the spec's own storage stayed untouched"
+    status = lit_gen("status", str(spec_path), "--storage", "NEW.journal", "--n_trials", "2")
+    assert status.returncode == 0 and "2/2 done" in status.stdout, status.stdout + status.stderr
 
 
 def test_the_template_is_installed_with_the_package(tmp_path):

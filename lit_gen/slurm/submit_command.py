@@ -10,12 +10,8 @@ the job's log sit beside it: `<name>.sbatch` and `slurm-<job id>.out`.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from lit_gen.errors import LitGenError
 from lit_gen.slurm import commands
@@ -29,12 +25,12 @@ USAGE = "lit-gen submit --cluster slurm/PROFILE.yaml [--job_name NAME] [--dry_ru
 def resolved_config(fit_args: list[str]) -> dict[str, Any]:
     """The run's full config, as `lit-gen fit ... --print_config` resolves it: a bad config fails here, at submit
     time, instead of after waiting in the queue."""
-    result = subprocess.run([sys.executable, "-m", "lit_gen.cli", "fit", *fit_args, "--print_config"],
-                            capture_output=True, text=True, timeout=300)
-    if result.returncode != 0:
-        message = "\n".join(result.stderr.strip().splitlines()[-10:]) or "(no message)"
-        raise LitGenError("the run's config does not parse: " + message.removeprefix("lit-gen: error: "))
-    return yaml.safe_load(result.stdout) or {}
+    from lit_gen.lightning_cli import check_fit_config
+
+    try:
+        return check_fit_config(fit_args)
+    except LitGenError as error:
+        raise LitGenError(f"the run's config does not parse: {error}") from None
 
 
 def run_location(config: dict[str, Any], job_name: str | None) -> tuple[Path, str]:

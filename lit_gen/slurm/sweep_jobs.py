@@ -1,5 +1,9 @@
 """A sweep as a SLURM job array: W workers, each `lit-gen sweep run SPEC --workers 1` against the shared storage.
 
+What the user gave `sweep submit` for the study (`--storage`, `--n_trials`) is written into every worker's command,
+so the array fills the study the user named; a storage URL with a password is refused (it would sit in the script
+and in the process list); `$LIT_GEN_STORAGE` reaches the workers through sbatch's environment instead.
+
 The worker runs in the batch step; each trial it starts is `$LIT_GEN_TRIAL_LAUNCHER lit-gen fit ...
 $LIT_GEN_TRIAL_OVERRIDES`, i.e. `devices` × `nodes` ranks under srun. Its worker id, `slurm-<array job>_<task>`,
 survives a requeue, so after a time-limit warning or preemption (SIGUSR1 → hpc checkpoint → requeue) the restarted
@@ -17,6 +21,7 @@ import shlex
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -45,9 +50,29 @@ def _study_name(spec_path: Path) -> str:
     return str(raw.get("name") or Path(spec_path).stem) if isinstance(raw, dict) else Path(spec_path).stem
 
 
-def render_sweep_script(spec_path: Path, sweep_dir: Path, profile: ClusterProfile, workers: int) -> str:
+def worker_options(storage: str | None, n_trials: int | None) -> list[str]:
+    """The `lit-gen sweep run` options every worker gets from `sweep submit`, quoted for the script.
+
+    `storage` comes resolved by `lit-gen sweep submit` (`lit_gen.run.storage.resolve_storage_url`: absolute, so
+    a journal path given relative to the user's folder is the same file for every worker)."""
+    options = []
+    if storage:
+        if "://" in storage and urlsplit(storage).password is not None:  # never into a file or onto a command line
+            raise LitGenError("--storage: the storage URL holds a password; give it through PGPASSWORD or "
+                              "~/.pgpass, or put the whole URL in LIT_GEN_STORAGE (sbatch passes the environment on)")
+        options += ["--storage", q(storage)]
+    if n_trials is not None:
+        if n_trials < 1:
+            raise LitGenError(f"--n_trials {n_trials} must be at least 1")
+        options += ["--n_trials", str(n_trials)]
+    return options
+
+
+def render_sweep_script(spec_path: Path, sweep_dir: Path, profile: ClusterProfile, workers: int,
+                        storage: str | None = None, n_trials: int | None = None) -> str:
     if not isinstance(workers, int) or workers < 1:
         raise LitGenError(f"--workers {workers!r} must be a whole number ≥ 1")
+    options = worker_options(storage, n_trials)
     spec_path, sweep_dir = Path(spec_path).resolve(), Path(sweep_dir).resolve()
     name = _study_name(spec_path)
     array = f"0-{workers - 1}"
@@ -59,12 +84,13 @@ def render_sweep_script(spec_path: Path, sweep_dir: Path, profile: ClusterProfil
         f"# trial under srun as {ranks} ranks: LIT_GEN_TRIAL_LAUNCHER is put before the trial's `lit-gen fit`,",
         "# LIT_GEN_TRIAL_OVERRIDES after it. The worker id survives a requeue: a requeued worker takes back its own",
         "# running trial and resumes it from hpc_ckpt_*.ckpt in <sweep dir>/trials/trial-<n>/.",
-        "# The storage is the spec's (a journal file on a shared filesystem, or PostgreSQL whose password comes",
-        "# from ~/.pgpass or the environment you submit from, never from this file).",
+        "# The storage is `--storage` when given, else $LIT_GEN_STORAGE, else the spec's (a journal file on a shared",
+        "# filesystem, or PostgreSQL whose password comes from ~/.pgpass or the environment you submit from, never",
+        "# from this file).",
         f"export LIT_GEN_WORKER_ID={WORKER_ID}",
         f"export LIT_GEN_TRIAL_LAUNCHER={q(shlex.join(launcher(profile)))}",
         f"export LIT_GEN_TRIAL_OVERRIDES={q(shlex.join(profile.trainer_overrides()))}",
-        continued(["lit-gen", "sweep", "run", q(spec_path), "--workers", "1"]),
+        continued(["lit-gen", "sweep", "run", q(spec_path), "--workers", "1", *options]),
     ]
     return render(
         profile,
@@ -80,9 +106,10 @@ def render_sweep_script(spec_path: Path, sweep_dir: Path, profile: ClusterProfil
 
 
 def submit_sweep(spec_path: Path, sweep_dir: Path, profile: ClusterProfile, workers: int,
-                 dry_run: bool = False) -> list[str]:
-    """Write `<sweep dir>/slurm/sweep.sbatch` and submit it (dry run: print it instead). Returns the job ids."""
-    text = render_sweep_script(spec_path, sweep_dir, profile, workers)
+                 dry_run: bool = False, storage: str | None = None, n_trials: int | None = None) -> list[str]:
+    """Write `<sweep dir>/slurm/sweep.sbatch` and submit it (dry run: print it instead). Returns the job ids.
+    `storage` and `n_trials` (None: the spec's) go to every worker."""
+    text = render_sweep_script(spec_path, sweep_dir, profile, workers, storage, n_trials)
     path = script_path(Path(sweep_dir).resolve())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -92,7 +119,8 @@ def submit_sweep(spec_path: Path, sweep_dir: Path, profile: ClusterProfile, work
         return []
     job_id = commands.sbatch(path)
     _record(path.parent, {"job_id": job_id, "workers": workers, "script": str(path),
-                          "profile": str(profile.path or profile.name), "submitted": time.time()})
+                          "profile": str(profile.path or profile.name), "submitted": time.time(),
+                          "storage": storage, "n_trials": n_trials})  # as given (a password was refused above)
     print(f"Submitted job array {job_id} ({workers} worker(s)): script {path}, "
           f"logs {path.parent}/worker-{job_id}_<task>.out")
     return [job_id]

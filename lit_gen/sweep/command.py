@@ -4,7 +4,7 @@
     lit-gen sweep status SPEC
     lit-gen sweep best SPEC [--export best.yaml]
     lit-gen sweep report SPEC [--out DIR] [--wandb]
-    lit-gen sweep submit SPEC --cluster slurm/PROFILE.yaml [--workers W] [--dry_run]
+    lit-gen sweep submit SPEC --cluster slurm/PROFILE.yaml [--workers W] [--n_trials N] [--storage URL] [--dry_run]
     lit-gen sweep cancel SPEC
 """
 
@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     report = command("report", "PNG plots and a CSV of the trials")
     report.add_argument("--out", type=Path, default=None, help="folder (default: <sweep dir>/report)")
     report.add_argument("--wandb", action="store_true", help="also write a W&B summary run with a table of trials")
-    submit = command("submit", "submit the sweep's workers as a SLURM job array")
+    submit = command("submit", "submit the sweep's workers as a SLURM job array (--storage and --n_trials go to "
+                               "every worker)")
     submit.add_argument("--cluster", type=Path, required=True, help="cluster profile (slurm/*.yaml)")
     submit.add_argument("--workers", type=int, default=1, help="array tasks, each one worker (default 1)")
     submit.add_argument("--dry_run", action="store_true", help="print the sbatch script instead of submitting it")
@@ -62,9 +63,13 @@ def main(argv: list[str]) -> None:
         from lit_gen.slurm import sweep_jobs
 
         if args.command == "submit":
+            from lit_gen.run.storage import resolve_storage_url
             from lit_gen.slurm.profile import load_profile
 
-            sweep_jobs.submit_sweep(spec.path, spec.sweep_dir, load_profile(args.cluster), args.workers, args.dry_run)
+            # what `sweep run` would use for --storage (absolute; a password refused), written into every worker
+            storage = resolve_storage_url(None, args.storage, spec.sweep_dir) if args.storage else None
+            sweep_jobs.submit_sweep(spec.path, spec.sweep_dir, load_profile(args.cluster), args.workers, args.dry_run,
+                                    storage=storage, n_trials=args.n_trials)
         else:
             cancelled = sweep_jobs.cancel_sweep(spec.sweep_dir)
             print(f"cancelled {len(cancelled)} job(s): {' '.join(cancelled)}" if cancelled else "no jobs to cancel")

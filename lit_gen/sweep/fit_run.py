@@ -79,7 +79,8 @@ def checkpoint_epoch(path: Path) -> int | None:
     import torch
 
     try:
-        return int(torch.load(path, map_location="cpu", weights_only=False, mmap=True)["epoch"])
+        # data only: a refused (code-carrying) checkpoint is reported by the trial process, which refuses it too
+        return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["epoch"])
     except Exception:  # noqa: BLE001 — only informative; the trial process reports a damaged file itself
         return None
 

@@ -1,0 +1,85 @@
+"""One compared model's numbers on the evaluated split, each computed here alike for every model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from lit_gen.callbacks.divergences import evaluate_divergences, has_exact_density
+from lit_gen.checkpoints import resolve_checkpoint
+from lit_gen.compare.entries import Entry
+from lit_gen.loading import load
+from lit_gen.metrics.divergences import Estimate, discriminator_jsd_bound
+from lit_gen.metrics.mixture import mode_statistics
+from lit_gen.models.gan_losses import PROBABILISTIC_LOSSES
+from lit_gen.run.record import read_metrics
+
+#: samples of the VEEGAN / PacGAN mode-coverage protocol
+MODE_SAMPLES = 2500
+
+
+@torch.no_grad()
+def evaluate(entry: Entry, datamodule, args: argparse.Namespace) -> dict[str, Any]:
+    """One row: the model's numbers on `args.split`, each an Estimate, a float or a string."""
+    model = load(entry.run_dir)
+    entry.extra["checkpoint"] = str(resolve_checkpoint(entry.run_dir))
+    entry.extra["class"] = type(model).__name__
+    saved = _saved_metrics(entry.run_dir)
+    row: dict[str, Any] = {}
+    split = args.split
+    if has_exact_density(datamodule):
+        result = evaluate_divergences(model, datamodule, split, args.num_data, args.num_model_samples,
+                                      args.kde_samples, args.kde_cv_samples, args.iw_samples, seed=args.seed)
+        row.update(result.estimates)
+        entry.extra["model_density"] = result.provenance.get("model_density")
+        row["density"] = _short_density(result.provenance.get("model_density"))
+        samples = result.model_samples
+        if samples is not None:
+            bound = _discriminator_bound(model, result.data, samples)
+            if bound is not None:
+                row["jsd_lower_bound"] = bound
+            mixture = getattr(datamodule, "mixture", None)
+            if mixture is not None:
+                stats = mode_statistics(samples[:MODE_SAMPLES], mixture.means, mixture.std)
+                row.update(modes_covered=stats.modes_covered, high_quality=stats.high_quality,
+                           num_modes=mixture.num_modes)
+        entry.extra["samples"] = samples if samples is not None else model.sample(MODE_SAMPLES).cpu()
+        entry.extra["data"] = result.data
+    else:
+        for key in ("nll_iw", "fid", "kid", "is"):
+            if f"{split}/{key}" in saved:
+                row[key] = saved[f"{split}/{key}"]
+        torch.manual_seed(args.seed)
+        entry.extra["samples"] = model.sample(64).cpu()
+    return row
+
+
+def _saved_metrics(run_dir: Path) -> dict[str, Any]:
+    try:
+        return read_metrics(run_dir)["metrics"]
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def _short_density(density: dict | None) -> str:
+    if not density:
+        return "—"
+    if "bandwidth" in density:
+        return f"KDE h={density['bandwidth']:.2g}"
+    return f"IWAE k={density.get('importance_samples')}"
+
+
+def _discriminator_bound(model, data: torch.Tensor, samples: torch.Tensor) -> Estimate | None:
+    """A GAN's discriminator bound on the JSD, on the same data points and generator samples as the JSD."""
+    if not callable(getattr(model, "critic", None)):
+        return None
+    if getattr(model, "loss", None) not in PROBABILISTIC_LOSSES or getattr(model, "pack", 1) != 1:
+        return None  # D is a probability of one sample only for these losses (as the GAN logs it)
+    device = model.device
+    real = F.logsigmoid(model.critic(model.prepare(data).to(device))).cpu()
+    fake = F.logsigmoid(-model.critic(samples.float().to(device))).cpu()
+    return discriminator_jsd_bound(real, fake)
