@@ -3,9 +3,28 @@ changes. These tests may read Lightning's private names: that is how they notice
 
 from __future__ import annotations
 
+import re
 import sys
+from pathlib import Path
 
 from lit_gen.compat import hpc_checkpoint_path, name_main_module
+
+PACKAGE = Path(__file__).resolve().parents[1] / "lit_gen"
+#: `obj._name` that is no other library's private: a class's own, and namedtuple's and os's public underscore names
+OWN_OR_PUBLIC = re.compile(r"\b(self|cls)\._|\._(exit|replace|asdict|fields|make)\b")
+
+
+def test_no_other_library_s_private_name_outside_compat():
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "compat.py":
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0]
+            for match in re.finditer(r"[\w)\]]\._[A-Za-z]\w*", code):
+                if not OWN_OR_PUBLIC.search(code[max(0, match.start() - 5):match.end() + 1]):
+                    found.append(f"{path.relative_to(PACKAGE.parent)}:{number}: {line.strip()}")
+    assert not found, "private names outside lit_gen/compat.py:\n" + "\n".join(found)
 
 
 def test_hpc_checkpoint_name_is_the_one_lightning_resumes_from(tmp_path):

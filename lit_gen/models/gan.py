@@ -51,10 +51,12 @@ class WarmEMA:
 
     def __call__(self, averaged: list[Tensor], current: list[Tensor], num_averaged: Tensor) -> None:
         if not averaged[0].is_floating_point():  # integer buffers (batch norm's step counter): take the latest
-            torch._foreach_copy_(averaged, current)
+            for mean, value in zip(averaged, current, strict=True):
+                mean.copy_(value)
             return
         decay = min(self.decay, float((1 + num_averaged) / (10 + num_averaged)))
-        torch._foreach_lerp_(averaged, current, 1.0 - decay)  # in place, one kernel per list
+        for mean, value in zip(averaged, current, strict=True):
+            mean.lerp_(value, 1.0 - decay)  # in place
 
 
 _ADAM = partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999))
