@@ -37,11 +37,11 @@ class SweepPruning(Callback):
         if self._trial is None:  # opened lazily, on rank 0 only
             import optuna
 
-            from lit_gen.sweep.spec import _build
+            from lit_gen.sweep.spec import build_component
             from lit_gen.sweep.storage import open_storage
 
             pruner_spec = self.identity.report.get("pruner")
-            pruner = _build(optuna.pruners, pruner_spec, "pruner", None) if pruner_spec else optuna.pruners.NopPruner()
+            pruner = build_component("pruner", pruner_spec)  # None: no pruning
             storage = open_storage(os.environ[STORAGE_ENV])
             study = optuna.load_study(study_name=self.identity.study_name, storage=storage, pruner=pruner)
             self._trial = optuna.trial.Trial(study, self.identity.trial_id)
