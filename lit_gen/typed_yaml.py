@@ -8,6 +8,7 @@ key they meant, so unknown keys are found here first, each with difflib's neares
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import re
@@ -45,7 +46,7 @@ def parse_typed(cls: type, raw: dict[str, Any], where: str, skip: frozenset[str]
     parser = ArgumentParser(exit_on_error=False)
     parser.add_class_arguments(cls, GROUP, skip=set(skip))
     try:
-        parsed = parser.parse_object({GROUP: raw})
+        parsed = parser.parse_object({GROUP: copy.deepcopy(raw)})  # it may change nested values in place
     except Exception as error:  # jsonargparse's ArgumentError, or a TypeError from a type it cannot check
         raise LitGenError(type_error(where, error, hints, raw)) from None
     values = parsed[GROUP].as_dict()

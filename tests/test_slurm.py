@@ -302,7 +302,7 @@ def preempted_sweep(slurm_cluster, tmp_path_factory):
         "name": "slurm_test", "config": EXPERIMENT, "overrides": [*TINY, f"--data.init_args.batch_size={BATCH}"],
         "metric": "val/nll_iw", "n_trials": 2, "space": {"model.init_args.latent_dim": {"type": "int", "low": 2,
                                                                                          "high": 8}},
-        "sampler": {"name": "RandomSampler"}, "pruner": None, "limits": {"max_epochs": 3},
+        "sampler": {"class_path": "RandomSampler"}, "pruner": None, "limits": {"max_epochs": 3},
         "directory": str(folder / "sweep"),
     }
     spec_path = folder / "spec.yaml"
