@@ -107,16 +107,16 @@ def one_line(text: str) -> str:
 
 
 def describe_type(hint: Any) -> str:
-    """A type hint in words a YAML writer reads: `int | None` → 'int (or null)'."""
+    """A type hint in words a YAML writer reads: `int | None` → 'a whole number, or null'."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (Union, types.UnionType):
         named = [describe_type(a) for a in args if a is not type(None)]
         text = " or ".join(named)
-        return f"{text} (or null)" if type(None) in args else text
+        return f"{text}, or null" if type(None) in args else text
     if origin is Literal:
         return " or ".join(repr(a) for a in args)
     if origin in (list, tuple):
-        return f"a list of {describe_type(args[0])}" if args else "a list"
+        return f"a list ({describe_type(args[0])} each)" if args else "a list"
     if origin is dict:
         return f"a mapping of {describe_type(args[0])} to {describe_type(args[1])}" if args else "a mapping"
     if hint is Any:

@@ -32,8 +32,8 @@ def pruner(class_path: str, **init_args):
     ({"path": "x"}, "unknown key 'path'"),  # a field of SweepSpec, but not the file's to set
     ({"n_trials": "three"}, "n_trials='three' must be a whole number"),
     ({"n_trials": 2.5}, "n_trials=2.5 must be a whole number"),
-    ({"limits": {"wall_time": "long"}}, "limits.wall_time='long' must be a number (or null)"),
-    ({"seeds": [1, "a"]}, "seeds=[1, 'a'] must be a list of a whole number (or null)"),
+    ({"limits": {"wall_time": "long"}}, "limits.wall_time='long' must be a number, or null"),
+    ({"seeds": [1, "a"]}, "seeds=[1, 'a'] must be a list (a whole number each), or null"),
     ({"direction": "down"}, "direction='down' must be 'minimize' or 'maximize'"),
     ({"n_trials": 0}, "n_trials=0"),
     ({"space": {"model.init_args.latent_dim": {"type": "int", "low": 0, "high": 8, "log": True}}}, "log scale"),
