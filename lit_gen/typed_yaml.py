@@ -42,7 +42,11 @@ def parse_typed(cls: type, raw: dict[str, Any], where: str, skip: frozenset[str]
 
     hints = typing.get_type_hints(cls)
     check_keys(cls, raw, where, skip)
-    raw = {key: _as_text(value, hints[key]) for key, value in raw.items()}
+    # a key left empty (`overrides:` with nothing under it) takes its default where null is not a value of its own
+    defaults = {f.name for f in dataclasses.fields(cls)
+                if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
+    raw = {key: _as_text(value, hints[key]) for key, value in raw.items()
+           if not (value is None and key in defaults and not _accepts_none(hints[key]))}
     parser = ArgumentParser(exit_on_error=False)
     parser.add_class_arguments(cls, GROUP, skip=set(skip))
     try:
@@ -138,6 +142,10 @@ def dataclass_in(hint: Any) -> type | None:
     """The dataclass a field holds (`Limits` for `Limits` or `Limits | None`), else None."""
     candidates = typing.get_args(hint) if typing.get_origin(hint) in (Union, types.UnionType) else (hint,)
     return next((c for c in candidates if dataclasses.is_dataclass(c) and isinstance(c, type)), None)
+
+
+def _accepts_none(hint: Any) -> bool:
+    return hint is Any or type(None) in typing.get_args(hint)
 
 
 def _holds_any(hint: Any) -> bool:

@@ -9,7 +9,7 @@ import yaml
 from lit_gen.errors import LitGenError
 from lit_gen.sweep.fit_run import fit_arguments, format_value
 from lit_gen.sweep.identity import TrialIdentity
-from lit_gen.sweep.spec import Limits, build_component, load_spec
+from lit_gen.sweep.spec import DEFAULT_SEED_KEYS, Limits, build_component, load_spec
 from lit_gen.sweep.storage import masked, resolve_storage_url
 from tests.conftest import REPO
 from tests.sweep_helpers import write_spec
@@ -85,6 +85,8 @@ def test_values_keep_their_yaml_types_and_numbers_become_text_where_text_is_expe
     assert spec.space["model.init_args.latent_dim"]["choices"] == ["1e-5", 4] and spec.enqueue[0][
         "model.init_args.latent_dim"] == "1e-5"
     assert load_spec(write_spec(tmp_path, limits=None)).limits == Limits()
+    empty = load_spec(write_spec(tmp_path, overrides=None, enqueue=None, seed_keys=None))  # `overrides:` left empty
+    assert (empty.overrides, empty.enqueue, empty.seed_keys) == ([], [], DEFAULT_SEED_KEYS)
 
 
 class StopAtOnce(optuna.pruners.BasePruner):
