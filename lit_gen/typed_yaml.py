@@ -83,9 +83,13 @@ def check_keys(cls: type, raw: dict[str, Any], where: str, skip: frozenset[str] 
 
 
 def unknown_key(where: str, shown: str, key: str, valid: list[str]) -> str:
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-    fix = f"did you mean {close[0]!r}?" if close else f"the keys are {', '.join(sorted(valid))}"
-    return f"{where}: unknown key {shown!r} ({fix})"
+    return f"{where}: unknown key {shown!r} ({nearest(key, valid, 'keys')})"
+
+
+def nearest(name: str, valid: list[str], what: str) -> str:
+    """'did you mean X?' with difflib's nearest valid name, or all of them where none is near."""
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else f"the {what} are {', '.join(sorted(valid))}"
 
 
 def type_error(where: str, error: Exception, hints: dict[str, Any], raw: dict[str, Any]) -> str:

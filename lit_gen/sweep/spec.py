@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lit_gen.errors import LitGenError
-from lit_gen.typed_yaml import describe_type, one_line, parse_typed, read_mapping, unknown_key
+from lit_gen.typed_yaml import describe_type, nearest, one_line, parse_typed, read_mapping, unknown_key
 
 DISTRIBUTION_KEYS = {
     "float": {"type", "low", "high", "log", "step"},
@@ -235,17 +235,16 @@ def build_component(kind: str, component: dict[str, Any] | None, seed: int | Non
     check_component(kind, component, where)
     name, init_args = str(component["class_path"]), dict(component.get("init_args") or {})
     cls = _resolve(module, base, kind, name, where)
+    class_path = name if "." in name else f"{module.__name__}.{name}"
     accepted = inspect.signature(cls).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
         for key in init_args:
             if key not in accepted:
-                raise LitGenError(unknown_key(where, f"{kind}.init_args.{key}", key, list(accepted))
-                                  + f" ({cls.__name__} takes {', '.join(accepted) or 'no arguments'})")
+                raise LitGenError(unknown_key(where, f"{kind}.init_args.{key}", key, list(accepted)))
     parser = ArgumentParser(exit_on_error=False)
     parser.add_argument(f"--{kind}", type=base)
     try:
-        config = parser.parse_object({kind: {"class_path": f"{cls.__module__}.{cls.__qualname__}",
-                                             "init_args": init_args}})
+        config = parser.parse_object({kind: {"class_path": class_path, "init_args": init_args}})
     except Exception as error:  # jsonargparse's ArgumentError: a value of the wrong type
         problem = _argument_error(one_line(str(error)), accepted)
         raise LitGenError(f"{where}: {kind} {cls.__name__}: {problem}") from None
@@ -272,8 +271,8 @@ def _resolve(module, base: type, kind: str, name: str, where: str) -> type:
         cls = getattr(module, name, None)
         if not inspect.isclass(cls):
             names = [n for n in dir(module) if inspect.isclass(getattr(module, n)) and not n.startswith("Base")]
-            fix = unknown_key(where, name, name, names).split(" (", 1)[1].rstrip(")")
-            raise LitGenError(f"{where}: {kind} {name!r} is not in optuna.{kind}s ({fix}), nor an import path")
+            raise LitGenError(f"{where}: {kind} {name!r} is not in optuna.{kind}s ({nearest(name, names, 'classes')}), "
+                              "nor an import path")
     if not (inspect.isclass(cls) and issubclass(cls, base)):
         raise LitGenError(f"{where}: {kind} {name!r} is not a subclass of optuna.{kind}s.{base.__name__}")
     return cls
