@@ -31,7 +31,7 @@ def write_spec(folder: Path, **changes: Any) -> Path:
         "n_trials": 4,
         "space": {"model.init_args.optimizer.init_args.lr": {
             "type": "categorical", "choices": [GOOD_LR, BAD_LR, DIVERGING_LR]}},
-        "sampler": {"name": "RandomSampler"},
+        "sampler": {"class_path": "RandomSampler"},
         "pruner": None,
         "limits": {"max_epochs": 4},
         "seed": 0,

@@ -112,3 +112,23 @@ def test_config_check_parses_in_process_and_names_the_wrong_key(in_tmp):
     with pytest.raises(LitGenError, match="latnt_dim"):
         check_fit_config(["--config", DIGITS, "--model.init_args.latnt_dim=3"])
     assert not list(in_tmp.iterdir())  # parsed only: nothing instantiated, nothing written
+
+
+@pytest.mark.parametrize("component", [
+    {"class_path": "MedianPruner", "init_args": {"n_startup_trials": 5, "n_warmup_steps": 10}},
+    {"class_path": "optuna.pruners.PatientPruner",
+     "init_args": {"patience": 2,
+                   "wrapped_pruner": {"class_path": "MedianPruner", "init_args": {"n_warmup_steps": 3}}}},
+    None,
+])
+def test_a_trial_rebuilds_the_pruner_its_sweep_file_names(component):
+    """The trial process builds its pruner from the dict its driver read (through the environment), to the same
+    object the driver builds."""
+    from lit_gen.callbacks.sweep_trial import build_pruner
+    from lit_gen.sweep.spec import build_component
+
+    ours, drivers = build_pruner(component), build_component("pruner", component)
+    assert type(ours) is type(drivers) and vars(ours).keys() == vars(drivers).keys()
+    for key, value in vars(drivers).items():
+        if isinstance(value, (int, float, str, type(None))):
+            assert vars(ours)[key] == value, key

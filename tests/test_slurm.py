@@ -61,10 +61,30 @@ def test_profiles_that_ship_load():
     ({"devices": 2, "mem_per_task": "lots"}, "must be a size like 16G"),
     ({"devices": 2, "env": {"PGPASSWORD": "x"}}, "looks like a secret"),
     ({"devices": 2, "sbatch_extra": ["constraint a100"]}, "must be one sbatch option"),
+    ({"devices": 2, "name": "mine"}, "unknown key 'name'"),  # the profile's name is its file's stem
+    ({"devices": "two"}, "devices='two' must be a whole number"),
+    ({"devices": 2, "nodes": 1.5}, "nodes=1.5 must be a whole number"),
+    ({"devices": 2, "array_throttle": "four"}, "array_throttle='four' must be a whole number, or null"),
+    ({"devices": 2, "setup": {"a": 1}}, "setup={'a': 1} must be a list (a string each)"),
+    ({"devices": 2, "env": {"A": [1]}}, "env.A must be a single value"),
+    ({"devices": 2, "account": "  "}, "account='' must be a non-empty string"),
+    ({"devices": 2, "time": 30, "template": "missing.sbatch"}, "template missing.sbatch does not exist"),
 ])
 def test_bad_profiles_are_refused_with_the_key_named(raw, message):
-    with pytest.raises(LitGenError, match=re.escape(message)):
+    with pytest.raises(LitGenError, match=re.escape(message)) as error:
         profile_from_dict(raw, where="p.yaml")
+    assert str(error.value).startswith("p.yaml: ") and "\n" not in str(error.value)
+
+
+def test_yaml_numbers_and_text_blocks_become_what_the_script_needs(tmp_path):
+    (tmp_path / "mine.sbatch").write_text("#!/bin/bash\n")
+    (tmp_path / "c.yaml").write_text("devices: 2\naccount: 12345\ntime: 30\ntemplate: mine.sbatch\n"
+                                     "setup: |\n  module load x\n\n  echo hi\n"
+                                     "env: {OMP_PROC_BIND: true, N: 4}\nsbatch_extra: ['#SBATCH --exclusive']\n")
+    profile = load_profile(tmp_path / "c.yaml")
+    assert (profile.name, profile.account, profile.time) == ("c", "12345", "30")
+    assert profile.setup == ("module load x", "echo hi") and profile.sbatch_extra == ("--exclusive",)
+    assert profile.env == {"OMP_PROC_BIND": "true", "N": "4"} and profile.template == tmp_path / "mine.sbatch"
 
 
 def test_gpu_profile_renders_the_directives_a_gpu_cluster_needs(tmp_path):
@@ -326,7 +346,7 @@ def preempted_sweep(slurm_cluster, tmp_path_factory):
         "name": "slurm_test", "config": EXPERIMENT, "overrides": [*TINY, f"--data.init_args.batch_size={BATCH}"],
         "metric": "val/nll_iw", "n_trials": 2, "space": {"model.init_args.latent_dim": {"type": "int", "low": 2,
                                                                                          "high": 8}},
-        "sampler": {"name": "RandomSampler"}, "pruner": None, "limits": {"max_epochs": 3},
+        "sampler": {"class_path": "RandomSampler"}, "pruner": None, "limits": {"max_epochs": 3},
         "directory": str(folder / "sweep"),
     }
     spec_path = folder / "spec.yaml"

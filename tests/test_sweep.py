@@ -38,7 +38,8 @@ def finished_sweep(tmp_path_factory):
     """Four trials on two workers, in a fixed order: two good learning rates, then a hopeless one the median
     pruner must stop early, then one that diverges."""
     folder = tmp_path_factory.mktemp("sweep")
-    spec = write_spec(folder, pruner={"name": "MedianPruner", "n_startup_trials": 1, "n_warmup_steps": 0},
+    spec = write_spec(folder, pruner={"class_path": "MedianPruner",
+                                      "init_args": {"n_startup_trials": 1, "n_warmup_steps": 0}},
                       enqueue=[{LR: GOOD_LR}, {LR: GOOD_LR}, {LR: BAD_LR}, {LR: DIVERGING_LR}])
     result = run_sweep_cli("run", str(spec), "--workers", "2", cwd=folder)
     assert result.returncode == 0, result.stderr[-3000:]

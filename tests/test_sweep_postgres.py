@@ -36,8 +36,8 @@ def server():
 
 def test_two_workers_on_postgresql_finish_the_requested_trials_without_leaking_the_password(server, tmp_path,
                                                                                           monkeypatch):
-    spec = write_spec(tmp_path, n_trials=3, pruner={"name": "MedianPruner", "n_startup_trials": 1,
-                                                    "n_warmup_steps": 0},
+    spec = write_spec(tmp_path, n_trials=3, pruner={"class_path": "MedianPruner", "init_args": {
+                                                    "n_startup_trials": 1, "n_warmup_steps": 0}},
                       enqueue=[{LR: GOOD_LR}, {LR: GOOD_LR}, {LR: BAD_LR}])
     # the password reaches the driver and the trial processes through PGPASSWORD only
     result = run_sweep_cli("run", str(spec), "--workers", "2", "--storage", server.url(), cwd=tmp_path,

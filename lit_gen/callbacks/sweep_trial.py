@@ -25,15 +25,16 @@ from lit_gen.run.trial_end import TrialEnd, write_trial_end
 
 
 def build_pruner(component: dict[str, Any] | None):
-    """The pruner a sweep file names (`{class_path: ..., init_args: {...}}`), built as the driver built it."""
+    """The pruner a sweep file names (`{class_path: ..., init_args: {...}}`, checked when the driver read the file):
+    a class of optuna.pruners by its name, or any pruner class by its import path."""
     import optuna
 
     if not component:
         return optuna.pruners.NopPruner()
     from jsonargparse import ArgumentParser
 
-    if "name" in component:  # TEMP until merge
-        component = {"class_path": component["name"], "init_args": {k: v for k, v in component.items() if k != "name"}}
+    name = str(component["class_path"])
+    component = {**component, "class_path": name if "." in name else f"optuna.pruners.{name}"}
     parser = ArgumentParser(exit_on_error=False)
     parser.add_argument("--pruner", type=optuna.pruners.BasePruner)
     return parser.instantiate_classes(parser.parse_object({"pruner": component})).pruner

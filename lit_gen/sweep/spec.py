@@ -10,26 +10,34 @@
       model.init_args.likelihood.init_args.sigma: {type: float, low: 0.02, high: 0.5, log: true}
       model.init_args.latent_dim: {type: int, low: 2, high: 32, log: true}
       model.init_args.network: {type: categorical, choices: [mlp, conv]}
-    sampler: {name: TPESampler}                      # a class of optuna.samplers or lit_gen's, with arguments
-    pruner: {name: MedianPruner, n_warmup_steps: 3}  # optuna.pruners or lit_gen's own; null: none
+    sampler:                                         # a class of optuna.samplers, or an import path of your own
+      class_path: TPESampler
+      init_args: {n_startup_trials: 8}               # its arguments; `seed` comes from the sweep's `seed`
+    pruner:                                          # a class of optuna.pruners, or an import path; null: none
+      class_path: MedianPruner
+      init_args: {n_warmup_steps: 3}
     limits: {max_epochs: 30, wall_time: 600}         # per fit: trainer.max_epochs, seconds
     seed: 0                                          # the sampler's seed
     seeds: [0, 1, 2]                                 # optional: score each configuration by its mean over seeds
 
-Every key is checked when the file is read: a typo stops the sweep before any trial starts.
+The file's keys are the fields of `SweepSpec`, read by jsonargparse against their types; a sampler or pruner is
+named as LightningCLI names a class (`class_path`, `init_args`), and its arguments are checked against the class's
+signature. Every key is checked when the file is read: a typo stops the sweep before any trial starts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
+from importlib import import_module
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import Any, Literal
 
 from lit_gen.errors import LitGenError
+from lit_gen.typed_yaml import describe_type, nearest, one_line, parse_typed, read_mapping, unknown_key
 
 DISTRIBUTION_KEYS = {
     "float": {"type", "low", "high", "log", "step"},
@@ -37,6 +45,8 @@ DISTRIBUTION_KEYS = {
     "categorical": {"type", "choices"},
 }
 DEFAULT_SEED_KEYS = ["seed_everything", "data.init_args.shuffle_seed"]
+
+__all__ = ["FaultPolicy", "Limits", "SweepSpec", "build_component", "load_spec"]
 
 
 @dataclass(frozen=True)
@@ -55,28 +65,34 @@ class FaultPolicy:
 
 @dataclass(frozen=True)
 class SweepSpec:
-    path: Path
-    name: str
-    configs: list[Path]
-    metric: str
-    direction: str
-    n_trials: int
-    space: dict[str, dict[str, Any]]
+    path: Path  # the sweep file itself (not one of its keys)
+    config: str | list[str] = field(metadata={"missing": "the base experiment, e.g. ../configs/experiments/x.yaml"})
+    metric: str = field(metadata={"missing": "a key of the trial's metrics.json, e.g. val/nll_iw"})
+    space: dict[str, dict[str, Any]] = field(metadata={"missing": "dotted config paths mapped to distributions"})
+    n_trials: int = field(metadata={"missing": "how many trials end COMPLETE or PRUNED"})
+    name: str | None = None  # default: the file's stem
+    direction: Literal["minimize", "maximize"] = "minimize"
     overrides: list[str] = field(default_factory=list)
-    sampler: dict[str, Any] | None = None
-    pruner: dict[str, Any] | None = None
-    limits: Limits = Limits()
-    faults: FaultPolicy = FaultPolicy()
+    sampler: dict[str, Any] | None = None  # {class_path, init_args}; None: optuna's TPESampler
+    pruner: dict[str, Any] | None = None  # {class_path, init_args}; None: no pruning
+    limits: Limits = field(default_factory=Limits)
+    faults: FaultPolicy = field(default_factory=FaultPolicy)
     seed: int | None = None
     seeds: list[int] | None = None
     seed_keys: list[str] = field(default_factory=lambda: list(DEFAULT_SEED_KEYS))
     storage: str | None = None
-    directory: Path | None = None  # the sweep directory; default runs/sweeps/<name> below the working directory
+    directory: str | None = None  # the sweep directory; default runs/sweeps/<name> below the working directory
     enqueue: list[dict[str, Any]] = field(default_factory=list)  # values to try first (study.enqueue_trial)
 
     @property
+    def configs(self) -> list[Path]:
+        """The base experiment config(s), resolved against the sweep file's folder."""
+        listed = self.config if isinstance(self.config, list) else [self.config]
+        return [(self.path.parent / c).resolve() for c in listed]
+
+    @property
     def sweep_dir(self) -> Path:
-        return (self.directory or Path("runs") / "sweeps" / self.name).resolve()
+        return (Path(self.directory) if self.directory else Path("runs") / "sweeps" / str(self.name)).resolve()
 
     @property
     def minimize(self) -> bool:
@@ -101,113 +117,69 @@ class SweepSpec:
     def build_sampler(self, salt: str | None = None):
         """The sampler, seeded with `seed`; with a `salt` (a worker's identity), with a seed derived from both, so
         that worker processes that start together on one study do not draw the same values."""
-        import hashlib
-
-        import optuna.samplers
-
         seed = self.seed
         if salt is not None:
             digest = hashlib.sha256(f"{self.seed}/{salt}".encode()).digest()
             seed = int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
-        return _build(optuna.samplers, self.sampler or {"name": "TPESampler"}, "sampler", seed)
+        return build_component("sampler", self.sampler, seed=seed, where=str(self.path))
 
     def build_pruner(self):
-        import optuna.pruners
-
-        if self.pruner is None:
-            return optuna.pruners.NopPruner()
-        return _build(optuna.pruners, self.pruner, "pruner", None)
-
-
-TOP_LEVEL_KEYS = {
-    "name", "config", "overrides", "metric", "direction", "n_trials", "space", "sampler", "pruner", "limits",
-    "faults", "seed", "seeds", "seed_keys", "storage", "directory", "enqueue",
-}
+        return build_component("pruner", self.pruner, where=str(self.path))
 
 
 def load_spec(path: str | Path) -> SweepSpec:
-    """Read and check a sweep file. Every problem is a LitGenError naming the key and the fix."""
+    """Read and check a sweep file. Every problem is a LitGenError naming the file, the key and the fix."""
     path = Path(path)
     if not path.is_file():
         raise LitGenError(f"sweep file {path} does not exist (the sweeps that ship are in sweeps/*.yaml)")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise LitGenError(f"{path} is not valid YAML: {error}") from error
-    if not isinstance(raw, dict):
-        raise LitGenError(f"{path} must hold a mapping of sweep keys (name, config, metric, space, ...)")
+    raw = read_mapping(path, "sweep keys (name, config, metric, space, ...)")
     where = str(path)
-    unknown = set(raw) - TOP_LEVEL_KEYS
-    if unknown:
-        raise LitGenError(f"{where}: unknown key(s) {sorted(unknown)}; the keys are {sorted(TOP_LEVEL_KEYS)}")
-    for key in ("config", "metric", "space", "n_trials"):
-        if key not in raw:
-            raise LitGenError(f"{where}: `{key}` is missing (see sweeps/quickstart.yaml for a complete example)")
-
-    configs = raw["config"] if isinstance(raw["config"], list) else [raw["config"]]
-    config_paths = [(path.parent / c).resolve() for c in configs]
-    for config in config_paths:
-        if not config.is_file():
-            raise LitGenError(f"{where}: config {config} does not exist (paths are relative to the sweep file)")
-    direction = raw.get("direction", "minimize")
-    if direction not in ("minimize", "maximize"):
-        raise LitGenError(f"{where}: direction={direction!r} must be 'minimize' or 'maximize'")
-    n_trials = raw["n_trials"]
-    if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
-        raise LitGenError(f"{where}: n_trials={n_trials!r} must be a whole number ≥ 1")
-    space = raw["space"]
-    if not isinstance(space, dict) or not space:
-        raise LitGenError(f"{where}: `space` must map dotted config paths to distributions")
-    for key, dist in space.items():
-        _check_distribution(where, key, dist)
-    overrides = raw.get("overrides") or []
-    if not isinstance(overrides, list) or not all(isinstance(o, str) and o.startswith("--") for o in overrides):
-        raise LitGenError(f"{where}: `overrides` must be a list of command-line overrides like '--trainer.x=1'")
-    seeds = raw.get("seeds")
-    if seeds is not None and (not isinstance(seeds, list) or not seeds or
-                              not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
-        raise LitGenError(f"{where}: `seeds` must be a non-empty list of whole numbers, e.g. [0, 1, 2]")
-    storage = raw.get("storage")
-    if storage is not None:
-        from lit_gen.run.storage import refuse_password
-
-        refuse_password(str(storage), where)
-    enqueue = raw.get("enqueue") or []
-    for values in enqueue:
-        if not isinstance(values, dict) or set(values) - set(space):
-            raise LitGenError(f"{where}: each `enqueue` entry must map keys of `space` to values, got {values!r}")
-    spec = SweepSpec(
-        path=path.resolve(),
-        name=str(raw.get("name") or path.stem),
-        configs=config_paths,
-        metric=str(raw["metric"]),
-        direction=direction,
-        n_trials=n_trials,
-        space=space,
-        overrides=overrides,
-        sampler=_component(where, raw.get("sampler"), "sampler"),
-        pruner=_component(where, raw.get("pruner"), "pruner"),
-        limits=_dataclass_from(where, "limits", Limits, raw.get("limits")),
-        faults=_dataclass_from(where, "faults", FaultPolicy, raw.get("faults")),
-        seed=raw.get("seed"),
-        seeds=seeds,
-        seed_keys=list(raw.get("seed_keys") or DEFAULT_SEED_KEYS),
-        storage=storage,
-        directory=Path(raw["directory"]) if raw.get("directory") else None,
-        enqueue=enqueue,
-    )
+    for kind in ("sampler", "pruner"):
+        check_component(kind, raw.get(kind), where)  # the old {name: ...} form gets its fix before any type check
+    values = parse_typed(SweepSpec, raw, where, skip=frozenset({"path"}))
+    spec = SweepSpec(path=path.resolve(), **{**values, "name": str(values["name"] or path.stem)})
+    _check_values(spec, where)
     spec.build_sampler(), spec.build_pruner()  # a wrong sampler or pruner argument fails now, not in a worker
     return spec
 
 
-def _check_distribution(where: str, key: str, dist: Any) -> None:
-    if not isinstance(dist, dict) or dist.get("type") not in DISTRIBUTION_KEYS:
+def _check_values(spec: SweepSpec, where: str) -> None:
+    """What the types alone do not say: ranges, files that must exist, and secrets that must not be written down."""
+    for config in spec.configs:
+        if not config.is_file():
+            raise LitGenError(f"{where}: config {config} does not exist (paths are relative to the sweep file)")
+    if spec.n_trials < 1:
+        raise LitGenError(f"{where}: n_trials={spec.n_trials!r} must be a whole number ≥ 1")
+    if not spec.space:
+        raise LitGenError(f"{where}: `space` must map dotted config paths to distributions")
+    for key, dist in spec.space.items():
+        _check_distribution(where, key, dist)
+    if not all(o.startswith("--") for o in spec.overrides):
+        raise LitGenError(f"{where}: `overrides` must be a list of command-line overrides like '--trainer.x=1'")
+    if spec.seeds is not None and not spec.seeds:
+        raise LitGenError(f"{where}: `seeds` must be a non-empty list of whole numbers, e.g. [0, 1, 2]")
+    if spec.storage is not None:
+        from lit_gen.run.storage import refuse_password
+
+        refuse_password(spec.storage, where)
+    for values in spec.enqueue:
+        if set(values) - set(spec.space):
+            raise LitGenError(f"{where}: each `enqueue` entry must map keys of `space` to values, got {values!r}")
+    for group in (spec.limits, spec.faults):
+        for item in fields(group):
+            number = getattr(group, item.name)
+            if number is not None and number < 0:
+                name = "limits" if group is spec.limits else "faults"
+                raise LitGenError(f"{where}: {name}.{item.name}={number!r} must be a non-negative number")
+
+
+def _check_distribution(where: str, key: str, dist: dict[str, Any]) -> None:
+    if dist.get("type") not in DISTRIBUTION_KEYS:
         raise LitGenError(f"{where}: space.{key} must be a mapping with type float, int or categorical")
     kind = dist["type"]
-    unknown = set(dist) - DISTRIBUTION_KEYS[kind]
-    if unknown:
-        raise LitGenError(f"{where}: space.{key} ({kind}) has unknown key(s) {sorted(unknown)}; "
-                          f"allowed: {sorted(DISTRIBUTION_KEYS[kind])}")
+    for name in dist:
+        if name not in DISTRIBUTION_KEYS[kind]:
+            raise LitGenError(unknown_key(where, f"space.{key}.{name}", name, sorted(DISTRIBUTION_KEYS[kind])))
     if kind == "categorical":
         if not isinstance(dist.get("choices"), list) or not dist["choices"]:
             raise LitGenError(f"{where}: space.{key} needs a non-empty list `choices`")
@@ -227,51 +199,90 @@ def _check_distribution(where: str, key: str, dist: Any) -> None:
         raise LitGenError(f"{where}: space.{key}: low and high must be finite")
 
 
-def _component(where: str, value: Any, kind: str) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = {"name": value}
-    if not isinstance(value, dict) or "name" not in value:
-        raise LitGenError(f"{where}: `{kind}` must be a class name of optuna.{kind}s or {{name: ..., arguments}}")
-    return dict(value)
+COMPONENT_KEYS = ["class_path", "init_args"]
 
 
-def _build(module, component: dict[str, Any], kind: str, seed: int | None):
-    """An instance of the class `component["name"]` of `module` (optuna.samplers or optuna.pruners) or of
-    lit_gen's own (`lit_gen/sweep/samplers.py`, `lit_gen/sweep/pruners.py`), with the component's other keys as
-    arguments."""
-    from lit_gen.sweep import pruners, samplers
+def check_component(kind: str, component: Any, where: str) -> None:
+    """`component` names a class as LightningCLI does: {class_path: ..., init_args: {...}} (or is None)."""
+    if component is None:
+        return
+    if isinstance(component, dict) and "name" in component and "class_path" not in component:
+        args = {k: v for k, v in component.items() if k != "name"}
+        raise LitGenError(f"{where}: `{kind}: {{name: ...}}` is the old form; write `{kind}: {{class_path: "
+                          f"{component['name']}, init_args: {args}}}`")
+    if not isinstance(component, dict) or "class_path" not in component:
+        raise LitGenError(f"{where}: `{kind}` must be {{class_path: <a class of optuna.{kind}s or an import path>, "
+                          f"init_args: {{...}}}}, or null; got {component!r}")
+    for key in component:
+        if key not in COMPONENT_KEYS:
+            raise LitGenError(unknown_key(where, f"{kind}.{key}", key, COMPONENT_KEYS))
+    if not isinstance(component.get("init_args") or {}, dict):
+        raise LitGenError(f"{where}: {kind}.init_args must map argument names to values")
 
-    name = component["name"]
-    modules = [module, samplers if kind == "sampler" else pruners]
-    cls = next((c for c in (getattr(m, name, None) for m in modules) if inspect.isclass(c)), None)
-    if cls is None:
-        suffix = kind.capitalize()  # Sampler, Pruner
-        available = sorted({n for m in modules for n in dir(m) if n.endswith(suffix) and not n.startswith("Base")})
-        where = f"optuna.{kind}s or lit_gen.sweep.{kind}s"
-        raise LitGenError(f"{kind} {name!r} is not in {where}; choose one of {available}")
-    kwargs = {k: v for k, v in component.items() if k != "name"}
-    if kind == "pruner" and "wrapped_pruner" in kwargs:  # optuna's PatientPruner, lit_gen's pruners
-        inner = kwargs["wrapped_pruner"]
-        if not isinstance(inner, dict) or "name" not in inner:
-            raise LitGenError(f"pruner {name}: `wrapped_pruner` must be {{name: ..., arguments}}, got {inner!r}")
-        kwargs["wrapped_pruner"] = _build(module, inner, kind, None)
-    if seed is not None and "seed" in inspect.signature(cls).parameters and "seed" not in kwargs:
-        kwargs["seed"] = seed
+
+def build_component(kind: str, component: dict[str, Any] | None, seed: int | None = None, where: str = "sweep"):
+    """An Optuna sampler or pruner (`kind`) from its plain dict {class_path, init_args}: a class of optuna.samplers
+    or optuna.pruners by its name, or any subclass of their base class by its import path (nested ones, like
+    PatientPruner's `wrapped_pruner`, the same way). jsonargparse checks the arguments against the class's signature
+    and builds it. `seed` goes to a class that takes one and was not given one. None: TPESampler, or no pruning."""
+    import optuna
+    from jsonargparse import ArgumentParser
+
+    module, base = (optuna.samplers, optuna.samplers.BaseSampler) if kind == "sampler" else (
+        optuna.pruners, optuna.pruners.BasePruner)
+    if component is None:
+        component = {"class_path": "TPESampler"} if kind == "sampler" else {"class_path": "NopPruner"}
+    check_component(kind, component, where)
+    name, init_args = str(component["class_path"]), dict(component.get("init_args") or {})
+    cls = _resolve(module, base, kind, name, where)
+    class_path = name if "." in name else f"{module.__name__}.{name}"
+    accepted = inspect.signature(cls).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        for key in init_args:
+            if key not in accepted:
+                raise LitGenError(unknown_key(where, f"{kind}.init_args.{key}", key, list(accepted)))
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_argument(f"--{kind}", type=base)
     try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as error:
-        raise LitGenError(f"{kind} {name}({kwargs}): {error}") from error
+        config = parser.parse_object({kind: {"class_path": class_path, "init_args": init_args}})
+    except Exception as error:  # jsonargparse's ArgumentError: a value of the wrong type
+        problem = _argument_error(one_line(str(error)), accepted)
+        raise LitGenError(f"{where}: {kind} {cls.__name__}: {problem}") from None
+    built_args = config[kind].get("init_args")  # None for a class that takes no arguments (NopPruner)
+    if seed is not None and built_args is not None and "seed" in built_args and built_args.seed is None:
+        built_args.seed = seed
+    try:
+        instantiate = getattr(parser, "instantiate", None) or parser.instantiate_classes  # renamed in 4.49
+        return instantiate(config)[kind]
+    except (TypeError, ValueError) as error:  # the class's own checks of its arguments
+        raise LitGenError(f"{where}: {kind} {cls.__name__}({init_args}): {error}") from None
 
 
-def _dataclass_from(where: str, key: str, cls, value: Any):
-    if value is None:
-        return cls()
-    allowed = set(cls.__dataclass_fields__)
-    if not isinstance(value, dict) or set(value) - allowed:
-        raise LitGenError(f"{where}: `{key}` takes the keys {sorted(allowed)}, got {value!r}")
-    for name, number in value.items():
-        if number is not None and (not isinstance(number, (int, float)) or isinstance(number, bool) or number < 0):
-            raise LitGenError(f"{where}: {key}.{name}={number!r} must be a non-negative number")
-    return cls(**value)
+def _resolve(module, base: type, kind: str, name: str, where: str) -> type:
+    """The class `name` names: a class of `module` by its name, or an import path (a user's own class)."""
+    if "." in name:
+        module_name, _, attribute = name.rpartition(".")
+        try:
+            cls = getattr(import_module(module_name), attribute)
+        except (ImportError, AttributeError) as error:
+            raise LitGenError(f"{where}: {kind} {name!r} cannot be imported ({error}); give a class of "
+                              f"optuna.{kind}s by its name or an import path Python can find") from None
+    else:
+        cls = getattr(module, name, None)
+        if not inspect.isclass(cls):
+            names = [n for n in dir(module) if inspect.isclass(getattr(module, n)) and not n.startswith("Base")]
+            raise LitGenError(f"{where}: {kind} {name!r} is not in optuna.{kind}s ({nearest(name, names, 'classes')}), "
+                              "nor an import path")
+    if not (inspect.isclass(cls) and issubclass(cls, base)):
+        raise LitGenError(f"{where}: {kind} {name!r} is not a subclass of optuna.{kind}s.{base.__name__}")
+    return cls
+
+
+def _argument_error(message: str, accepted) -> str:
+    """jsonargparse's type message for an argument, as 'key=value must be <type>' where the key is known."""
+    found = re.search(r'Parser key "([^"]+)": Expected .*?Got value: (.*)$', message)
+    if found and found.group(1) in accepted:
+        annotation = accepted[found.group(1)].annotation
+        expected = annotation if isinstance(annotation, str) else describe_type(annotation)
+        return f"{found.group(1)}={found.group(2)} must be {expected}"
+    return message
