@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from lit_gen.callbacks import ProgressBar, SampleImages, default_callbacks
+from lit_gen.callbacks import SampleImages, default_callbacks
 from lit_gen.callbacks.checkpoint import ModelCheckpoint
 from lit_gen.callbacks.divergences import Divergences
 from lit_gen.callbacks.image_quality import ImageQuality
@@ -71,7 +71,6 @@ class LitGenCLI(LightningCLI):
                 "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger",
                            "init_args": {"save_dir": "runs", "name": "lit_gen"}},
                 "callbacks": default_callbacks(),
-                "profiler": {"class_path": "lit_gen.null_profiler.NullProfiler"},
             },
             args=args,
             parser_class=LitGenArgumentParser,
@@ -112,9 +111,6 @@ class LitGenCLI(LightningCLI):
             place_run_directory(config, Path(config.run_dir))
 
     def _instantiate_trainer(self, config, callbacks):
-        if config.get("enable_progress_bar") is False:  # Lightning refuses a progress bar callback then
-            defaults = self.trainer_defaults["callbacks"]
-            self.trainer_defaults["callbacks"] = [c for c in defaults if not isinstance(c, ProgressBar)]
         trial = current_trial()
         if trial is not None and trial.report is not None:
             # a sweep trial reports to its study; not part of the saved config, which re-runs it by hand

@@ -4,9 +4,6 @@ Lightning 2.6 rewrites `last.ckpt` only when a top-k checkpoint was saved at the
 metric that stops improving, `last.ckpt` silently holds the best epoch instead of the latest one — and resuming
 from it (`--ckpt_path last`) would rerun epochs. This subclass saves `last.ckpt` wherever Lightning considered
 saving (train epoch end or validation end, whichever it uses for this run) and did not.
-
-Its `state_key` is also remembered: Lightning formats a callback's key for every hook it calls on it, six times a
-training step, and ModelCheckpoint's is the repr of a dict of five settings, ~3 µs to build.
 """
 
 from __future__ import annotations
@@ -16,14 +13,6 @@ from lightning.pytorch.callbacks import ModelCheckpoint as LightningModelCheckpo
 
 
 class ModelCheckpoint(LightningModelCheckpoint):
-    @property
-    def state_key(self) -> str:
-        settings = (self.monitor, self.mode, self._every_n_train_steps, self._every_n_epochs, self._train_time_interval)
-        cached = self.__dict__.get("_cached_state_key")
-        if cached is None or cached[0] != settings:  # the settings Lightning's key is made of
-            cached = self._cached_state_key = (settings, super().state_key)
-        return cached[1]
-
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         super().on_train_epoch_end(trainer, pl_module)
         if self._should_save_on_train_epoch_end(trainer):
