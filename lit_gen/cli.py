@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lit_gen.callbacks import SampleImages, default_callbacks
@@ -111,6 +112,9 @@ class LitGenCLI(LightningCLI):
             place_run_directory(config, Path(config.run_dir))
 
     def _instantiate_trainer(self, config, callbacks):
+        if config.get("enable_progress_bar") is False:  # Lightning refuses a progress bar callback then
+            defaults = self.trainer_defaults["callbacks"]
+            self.trainer_defaults["callbacks"] = [c for c in defaults if not isinstance(c, ProgressBar)]
         trial = current_trial()
         if trial is not None and trial.report is not None:
             # a sweep trial reports to its study; not part of the saved config, which re-runs it by hand
