@@ -179,6 +179,7 @@ def main() -> None:
                 lit.append(run_lit_gen(network, data, epochs))
         p, q = statistics.median(plain), statistics.median(lit)
         print(f"{label:<40} {p:>14.1f} {q:>16.1f} {q / p:>6.2f}×  {_verdict(network, q / p)}", flush=True)
+        print(f"{'':<40} runs: plain {_runs(plain)}, lit_gen {_runs(lit)}", flush=True)
     print(f"\nload average at the end: {_load()}")
 
 
@@ -186,6 +187,10 @@ def _verdict(network: str, ratio: float) -> str:
     if network != "conv":
         return "none (Lightning's fixed cost per step on a 2 ms step)"
     return f"≥ {CONV_TARGET:.2f}×: {'met' if ratio >= CONV_TARGET else 'NOT met'}"
+
+
+def _runs(values: list[float]) -> str:
+    return " ".join(f"{v:.1f}" for v in values)
 
 
 def _load() -> str:
