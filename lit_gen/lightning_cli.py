@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lit_gen.callbacks import SampleImages, default_callbacks
@@ -77,7 +77,6 @@ class LitGenCLI(LightningCLI):
                 "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger",
                            "init_args": {"save_dir": "runs", "name": "lit_gen"}},
                 "callbacks": callbacks,
-                "profiler": {"class_path": "lit_gen.null_profiler.NullProfiler"},
             },
             args=args,
             parser_class=LitGenArgumentParser,
@@ -114,6 +113,11 @@ class LitGenCLI(LightningCLI):
                                  "a resumed or requeued run keeps its directory")
 
     def before_instantiate_classes(self) -> None:
+        config = self.config.get(self.subcommand) if self.subcommand else self.config
+        if config is not None and config.get("trainer", {}).get("enable_progress_bar") is False:
+            # Lightning refuses a progress bar among the callbacks then: leave the default one out
+            self.trainer_defaults["callbacks"] = [c for c in self.trainer_defaults["callbacks"]
+                                                  if not isinstance(c, ProgressBar)]
         if self.parse_only:
             import yaml
 

@@ -28,7 +28,6 @@ from torch.optim.swa_utils import AveragedModel
 from lit_gen.metrics.kde import CrossValidatedKDE
 from lit_gen.metrics.mixture import mode_statistics
 from lit_gen.metrics.optimal_discriminator import d_star_error, optimal_discriminator
-from lit_gen.metrics.running import EpochMeans
 from lit_gen.models.base import GenerativeModel
 from lit_gen.models.gan_losses import (
     PROBABILISTIC_LOSSES,
@@ -131,8 +130,7 @@ class GAN(GenerativeModel):
         self.num_eval_samples = num_eval_samples
         self._make_generator_optimizer = generator_optimizer
         self._make_discriminator_optimizer = discriminator_optimizer
-        self._train_means = EpochMeans(["d_loss", "g_loss"])
-        self._value_terms = EpochMeans(["log_d_real", "log_1m_d_fake"])
+        self.track_train_means("d_loss", "g_loss")
         self.latest_optimal_discriminator: dict | None = None
 
     # --- the model ---------------------------------------------------------------------------------------
@@ -200,7 +198,8 @@ class GAN(GenerativeModel):
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(self.generator)
 
-        self._train_means.update(d_loss.reshape(1), g_loss.reshape(1))
+        # each loss is its batch's mean: broadcast to the batch size, the epoch mean weighs every example once
+        self.log_train_means(d_loss=d_loss.expand(batch_size), g_loss=g_loss.expand(batch_size))
 
     def _step(self, optimizer, loss: Tensor) -> None:
         optimizer.zero_grad()
@@ -209,15 +208,6 @@ class GAN(GenerativeModel):
             self.clip_gradients(optimizer, gradient_clip_val=self.clip_grad_norm, gradient_clip_algorithm="norm")
         optimizer.step()
 
-    def on_validation_epoch_start(self) -> None:
-        if not self.trainer.sanity_checking:
-            self.check_training_is_finite(self._train_means)
-
-    def on_train_epoch_end(self) -> None:
-        self.check_training_is_finite(self._train_means)
-        means = self._train_means.compute_and_reset()
-        self.log_dict({f"train/{name}": value for name, value in means.items()}, prog_bar=True, sync_dist=True)
-
     def configure_optimizers(self):
         return [self._make_generator_optimizer(self.generator.parameters()),
                 self._make_discriminator_optimizer(self.discriminator.parameters())]
@@ -225,10 +215,10 @@ class GAN(GenerativeModel):
     # --- evaluation --------------------------------------------------------------------------------------
 
     def validation_step(self, batch: Tensor, batch_idx: int) -> None:
-        self._accumulate_value(batch)
+        self._log_value("val", batch)
 
     def test_step(self, batch: Tensor, batch_idx: int) -> None:
-        self._accumulate_value(batch)
+        self._log_value("test", batch)
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch_metrics("val")
@@ -236,22 +226,21 @@ class GAN(GenerativeModel):
     def on_test_epoch_end(self) -> None:
         self._log_epoch_metrics("test")
 
-    def _accumulate_value(self, batch: Tensor) -> None:
+    def _log_value(self, split: str, batch: Tensor) -> None:
         if self.loss not in PROBABILISTIC_LOSSES or self.pack > 1:
             return
         real = self.prepare(batch)
         # the raw generator, even with EMA on: V(D, G) and D* are about the G that D is trained against
         fake = self.generator(self.latent(real.shape[0]))
-        self._value_terms.update(nn.functional.logsigmoid(self.critic(real)),
-                                 nn.functional.logsigmoid(-self.critic(fake)))
+        value = (nn.functional.logsigmoid(self.critic(real)).mean()
+                 + nn.functional.logsigmoid(-self.critic(fake)).mean())
+        # as many fakes as reals, and V̂ and its bound are linear in both means: the epoch means, weighted by batch
+        # size, are V̂ and its bound over the whole split
+        self.log_dict({f"{split}/value": value, f"{split}/jsd_lower_bound": jsd_lower_bound(value)},
+                      batch_size=real.shape[0], sync_dist=True)
 
     def _log_epoch_metrics(self, split: str) -> None:
         metrics: dict[str, float | Tensor] = {}
-        terms = self._value_terms.compute_and_reset()
-        if terms:
-            value = terms["log_d_real"] + terms["log_1m_d_fake"]
-            metrics[f"{split}/value"] = value
-            metrics[f"{split}/jsd_lower_bound"] = jsd_lower_bound(value)
         mixture = getattr(self.trainer.datamodule, "mixture", None) if self.trainer.datamodule else None
         if mixture is not None and not self.trainer.sanity_checking:
             samples = self.sample(self.num_eval_samples)

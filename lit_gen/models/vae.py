@@ -18,7 +18,6 @@ from torch import Tensor
 from torch.distributions import Normal
 
 from lit_gen.metrics.likelihood import bits_per_dim, iwae_log_likelihood, kl_to_standard_normal
-from lit_gen.metrics.running import EpochMeans
 from lit_gen.models.base import GenerativeModel
 from lit_gen.models.likelihoods import GaussianLikelihood, Likelihood
 from lit_gen.nets import Architecture, build_decoder, build_encoder
@@ -97,9 +96,7 @@ class VAE(GenerativeModel):
         self._make_optimizer = optimizer
         self._make_lr_scheduler = lr_scheduler
         self.lr_scheduler_monitor = lr_scheduler_monitor
-        # training metrics are summed in a tensor and logged once per epoch (see metrics/running.py); the ELBO
-        # is −(recon + kl), so its epoch mean follows from theirs
-        self._train_means = EpochMeans(["recon", "kl"])
+        self.track_train_means("elbo", "recon", "kl")
 
     # --- the model ---------------------------------------------------------------------------------------
 
@@ -134,8 +131,7 @@ class VAE(GenerativeModel):
         decoded = self.decoder(z)
         recon = -self.likelihood.log_prob(decoded, x)
         kl = kl_to_standard_normal(mu, log_var)
-        beta = self.current_beta()
-        loss = (recon + (kl if beta == 1.0 else beta * kl)).mean()  # β = 1: no multiply by one, forward or backward
+        loss = (recon + self.current_beta() * kl).mean()
         return VAEOutput(loss, recon, kl, z, mu, log_var, decoded)
 
     def log_marginal_likelihood(self, x: Tensor, num_samples: int | None = None) -> Tensor:
@@ -150,19 +146,8 @@ class VAE(GenerativeModel):
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         out = self(self.prepare(batch))
-        self._train_means.update(out.recon, out.kl)
+        self.log_train_means(elbo=out.elbo, recon=out.recon, kl=out.kl)  # per example: epoch means weigh each once
         return out.loss
-
-    def on_validation_epoch_start(self) -> None:
-        if not self.trainer.sanity_checking:
-            self.check_training_is_finite(self._train_means)
-
-    def on_train_epoch_end(self) -> None:
-        self.check_training_is_finite(self._train_means)
-        means = self._train_means.compute_and_reset()
-        if means:
-            means = {"elbo": -(means["recon"] + means["kl"]), **means}
-        self.log_dict({f"train/{name}": value for name, value in means.items()}, prog_bar=True, sync_dist=True)
 
     def validation_step(self, batch: Tensor, batch_idx: int) -> None:
         self._evaluate("val", batch)
