@@ -35,6 +35,7 @@ NVML_CHECK_WITHOUT_LIGHTNING = os.environ.get(NVML_CHECK)  # read before anythin
 import torch
 import torch.nn.functional as F
 from lightning.pytorch import Callback, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lit_gen.callbacks import default_callbacks
 from lit_gen.data import DigitsDataModule, InMemoryDataModule
@@ -94,8 +95,10 @@ def run_lit_gen(network: str, data: InMemoryDataModule, epochs: int) -> float:
     model = build_model(network, data)
     timer = StepTimer()
     with tempfile.TemporaryDirectory() as root:
+        # checkpointing is off on both sides (the plain loop saves nothing): lit_gen's last.ckpt callback goes too
+        callbacks = [c for c in default_callbacks() if not isinstance(c, ModelCheckpoint)]
         trainer = Trainer(
-            max_epochs=epochs, default_root_dir=root, callbacks=[timer, *default_callbacks()], limit_val_batches=0,
+            max_epochs=epochs, default_root_dir=root, callbacks=[timer, *callbacks], limit_val_batches=0,
             enable_checkpointing=False, num_sanity_val_steps=0, enable_model_summary=False,
             logger=True,  # lightning's default logger (CSV here) — logging on, as lit_gen runs by default
         )

@@ -17,7 +17,7 @@ from pathlib import Path
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from lit_gen.callbacks import SampleImages, default_callbacks
+from lit_gen.callbacks import LatestCheckpoint, SampleImages, default_callbacks
 from lit_gen.callbacks.divergences import Divergences
 from lit_gen.callbacks.image_quality import ImageQuality
 from lit_gen.callbacks.metrics_history import hold_before_fit
@@ -114,10 +114,14 @@ class LitGenCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config.get(self.subcommand) if self.subcommand else self.config
-        if config is not None and config.get("trainer", {}).get("enable_progress_bar") is False:
-            # Lightning refuses a progress bar among the callbacks then: leave the default one out
+        trainer = (config.get("trainer") if config is not None else None) or {}
+        # Lightning refuses a progress bar or a checkpoint callback when they are switched off: leave ours out then
+        unwanted = tuple(kind for kind, key in ((ProgressBar, "enable_progress_bar"),
+                                                (LatestCheckpoint, "enable_checkpointing"))
+                         if trainer.get(key) is False)
+        if unwanted:
             self.trainer_defaults["callbacks"] = [c for c in self.trainer_defaults["callbacks"]
-                                                  if not isinstance(c, ProgressBar)]
+                                                  if not isinstance(c, unwanted)]
         if self.parse_only:
             import yaml
 
