@@ -17,7 +17,8 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 class ImageFolderDataModule(InMemoryDataModule):
     """Every image below `root` (recursively), center-cropped to a square (or to `center_crop` pixels first,
-    178 being the usual choice for CelebA) and resized to `size`×`size`. No labels.
+    178 being the usual choice for CelebA) and resized to `size`×`size`; an image already that size keeps its
+    pixels, one smaller is an error (never upscaled). No labels. An unreadable file stops the run, naming it.
     """
 
     levels = 256
@@ -57,14 +58,30 @@ class ImageFolderDataModule(InMemoryDataModule):
     def _read(self, path: Path) -> np.ndarray:
         from PIL import Image
 
-        with Image.open(path) as image:
-            image = image.convert("RGB" if self.channels == 3 else "L")
-            width, height = image.size
-            crop = min(width, height, self.center_crop or max(width, height))
-            left, top = (width - crop) // 2, (height - crop) // 2
-            image = image.crop((left, top, left + crop, top + crop))
+        try:
+            with Image.open(path) as image:
+                image = image.convert("RGB" if self.channels == 3 else "L")  # decodes the whole file
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+            # PIL's errors for a damaged file: UnidentifiedImageError (an OSError), "image file is truncated",
+            # "broken PNG file" (a SyntaxError)
+            raise LitGenError(
+                f"{path} cannot be read as an image ({error}): expected a readable {', '.join(sorted(IMAGE_SUFFIXES))} "
+                "file; replace or remove it"
+            ) from None
+        width, height = image.size
+        crop = min(width, height, self.center_crop or max(width, height))
+        if crop < self.size:
+            # upscaling would train the model on interpolated pixels no camera took
+            raise LitGenError(
+                f"{path} is {width}×{height} pixels{f' (center crop {self.center_crop})' if self.center_crop else ''}"
+                f": expected at least {self.size}×{self.size}; set `data.init_args.size` to {crop} or less, "
+                "or remove the small images"
+            )
+        left, top = (width - crop) // 2, (height - crop) // 2
+        image = image.crop((left, top, left + crop, top + crop))
+        if image.size != (self.size, self.size):  # already the right size: the pixels as stored
             image = image.resize((self.size, self.size), Image.Resampling.BICUBIC)
-            array = np.asarray(image, dtype=np.uint8)
+        array = np.asarray(image, dtype=np.uint8)
         return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
 
     def load(self) -> tuple[Tensor, None]:
