@@ -39,7 +39,7 @@ class ImageFolderDataModule(InMemoryDataModule):
         super().__init__(batch_size, eval_batch_size, val_size, test_size, split_seed, shuffle_seed)
         if size < 4:
             raise ValueError(f"size={size}: images must be at least 4 pixels across")
-        self.root = Path(root)
+        self.root = Path(root).expanduser().absolute()  # absolute: error messages name files unambiguously
         self.size = size
         self.channels = channels
         self.center_crop = center_crop
@@ -47,11 +47,11 @@ class ImageFolderDataModule(InMemoryDataModule):
 
     def _files(self) -> list[Path]:
         if not self.root.is_dir():
-            raise LitGenError(f"image folder {self.root.resolve()} does not exist: set `data.init_args.root`")
+            raise LitGenError(f"image folder {self.root} does not exist: set `data.init_args.root`")
         files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise LitGenError(
-                f"no images in {self.root.resolve()} (looked for {', '.join(sorted(IMAGE_SUFFIXES))}, recursively)"
+                f"no images in {self.root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))}, recursively)"
             )
         return files
 

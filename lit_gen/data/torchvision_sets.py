@@ -43,7 +43,7 @@ class _StandardFilesDataModule(InMemoryDataModule):
         shuffle_seed: int | None = None,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, val_size, 0, split_seed, shuffle_seed)
-        self.data_dir = Path(data_dir)
+        self.data_dir = Path(data_dir).expanduser().absolute()  # absolute: error messages name files unambiguously
         self.download = download
 
     def prepare_data(self) -> None:
@@ -63,7 +63,7 @@ class _StandardFilesDataModule(InMemoryDataModule):
         """`{"train": (images NCHW or NHW, labels), "test": ...}`, or a `LitGenError` naming what is wrong."""
 
     def _missing(self, files: str) -> LitGenError:
-        folder = (self.data_dir / self.expected_folder).resolve()
+        folder = self.data_dir / self.expected_folder
         return LitGenError(
             f"{self.dataset_name} is not in {folder}: expected {files} there. Place them in that folder, point "
             f"`data.init_args.data_dir` at the folder that holds '{self.expected_folder}', or set "
@@ -105,7 +105,7 @@ class _IdxDataModule(_StandardFilesDataModule):
         missing = [name for name in every_file if find_idx(folder, name) is None]
         if missing:
             raise LitGenError(
-                f"{folder.resolve()} has {self.dataset_name}'s {_MNIST_FILES['train'][0]} but not "
+                f"{folder} has {self.dataset_name}'s {_MNIST_FILES['train'][0]} but not "
                 f"{', '.join(missing)} (each may be .gz): put the missing files beside it"
             )
         return {
@@ -150,5 +150,5 @@ class CIFAR10DataModule(_StandardFilesDataModule):
             return cifar.read_archive(self.data_dir / cifar.ARCHIVE)
         raise self._missing(
             f"the python batches {', '.join(cifar.TRAIN_BATCHES + cifar.TEST_BATCHES)} "
-            f"(or {cifar.ARCHIVE} in {self.data_dir.resolve()})"
+            f"(or {cifar.ARCHIVE} in {self.data_dir})"
         )
