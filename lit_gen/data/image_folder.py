@@ -79,8 +79,7 @@ class ImageFolderDataModule(InMemoryDataModule):
             )
         left, top = (width - crop) // 2, (height - crop) // 2
         image = image.crop((left, top, left + crop, top + crop))
-        if image.size != (self.size, self.size):  # already the right size: the pixels as stored
-            image = image.resize((self.size, self.size), Image.Resampling.BICUBIC)
+        image = image.resize((self.size, self.size), Image.Resampling.BICUBIC)  # same size: PIL copies the pixels
         array = np.asarray(image, dtype=np.uint8)
         return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
 
