@@ -21,6 +21,7 @@ FINAL_STATES = {"COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PRE
 NOT_LISTED = "FINISHED"  # the controller no longer knows the job: it ended at least MinJobAge seconds ago
 #: what SLURM's clients print when there is no controller to ask (down, unreachable, or no slurm.conf at all)
 UNREACHABLE = ("Unable to contact slurm controller", "Could not establish a configuration source",
+               "Unable to process configuration file",
                "Socket timed out", "Connection refused", "Zero Bytes were transmitted")
 
 

@@ -95,15 +95,8 @@ def experiment_limits(spec: SweepSpec) -> dict[str, Any]:
     found: dict[str, Any] = dict.fromkeys(LIMIT_KEYS)
     for config in spec.configs:
         _from_config_file(Path(config), found)
-    args = list(spec.overrides)
-    for index, arg in enumerate(args):
-        if not arg.startswith("--"):
-            continue
-        key, has_value, value = arg[2:].partition("=")
-        if not has_value:  # `--key value`
-            if index + 1 >= len(args) or args[index + 1].startswith("--"):
-                continue
-            value = args[index + 1]
+    for override in spec.overrides:  # each `--key=value` (the sweep file refuses any other form)
+        key, _, value = override[2:].partition("=")
         if key == "config":
             _from_config_file(Path(value), found)
         elif key == "trainer":
