@@ -41,7 +41,7 @@ def _run(command: list[str], timeout: float = 60) -> subprocess.CompletedProcess
         return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise SlurmUnavailable(f"`{' '.join(command)}` did not answer in {timeout:.0f} s: is slurmctld up?",
-                               f"`{command[0]}` did not answer within {timeout:.0f} s") from None
+                               f"the SLURM controller did not answer `{command[0]}` within {timeout:.0f} s") from None
 
 
 def sbatch(script: Path, test_only: bool = False) -> str:
@@ -79,7 +79,7 @@ def show_job(job_id: str, timeout: float = 60) -> list[dict[str, str]] | None:
             return None
         message = result.stderr.strip()
         if any(text in message for text in UNREACHABLE):
-            last = message.splitlines()[-1]
+            last = message.splitlines()[-1].removeprefix("scontrol: ")
             raise SlurmUnavailable(f"scontrol show job {job_id}: {message}",
                                    f"the SLURM controller cannot be reached (scontrol: {last})")
         raise LitGenError(f"scontrol show job {job_id}: {message}")

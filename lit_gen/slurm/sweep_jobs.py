@@ -32,8 +32,8 @@ from lit_gen.slurm.render import continued, launcher, q, render
 
 WORKER_ID = 'slurm-"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"'
 JOBS_FILE = "jobs.json"
-#: seconds `sweep status` waits for scontrol (on an unreachable controller it retries for about 18 s by default)
-STATUS_TIMEOUT = 10.0
+#: seconds `sweep status` waits for scontrol, which retries an unreachable controller for ~18 s (MessageTimeout=10)
+STATUS_TIMEOUT = 5.0
 
 
 def slurm_dir(sweep_dir: Path) -> Path:
