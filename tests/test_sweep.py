@@ -176,6 +176,9 @@ def test_a_killed_worker_s_trial_is_retried_and_resumes_from_its_checkpoint(tmp_
     assert retry.state.name == "COMPLETE" and retry.params == killed.params
     assert retry.user_attrs["root_number"] == 0 and retry.user_attrs["attempt"] == 1
     assert retry.user_attrs["run_dir"] == killed.user_attrs["run_dir"]
+    # named by its own trial number, in its slot, as it ran and as the best (not as the killed trial 0)
+    label = f"trial {retry.number} (slot 0, retry 1)"
+    assert f"{label} complete" in second.stdout and f"best {label}:" in second.stdout, second.stdout
     run_dir = Path(retry.user_attrs["run_dir"])
     assert retry.user_attrs["resumed_from"].endswith("last.ckpt")
     # it went on from its checkpoint, not from epoch 0, and its metrics.csv holds the whole curve: the first
