@@ -80,7 +80,7 @@ def show_job(job_id: str, timeout: float = 60) -> list[dict[str, str]] | None:
         message = result.stderr.strip()
         if any(text in message for text in UNREACHABLE):
             last = message.splitlines()[-1].removeprefix("scontrol: ")
-            raise SlurmUnavailable(f"scontrol show job {job_id}: {message}",
+            raise SlurmUnavailable(f"scontrol show job {job_id}: {last}",
                                    f"the SLURM controller cannot be reached (scontrol: {last})")
         raise LitGenError(f"scontrol show job {job_id}: {message}")
     return [_fields(line) for line in result.stdout.splitlines() if line.strip()]

@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--launcher", choices=["auto", "forkserver", "subprocess"], default="auto",
                      help="how trial processes start: a preloaded fork server (local default) or a new Python "
                           "process (default under $LIT_GEN_TRIAL_LAUNCHER, e.g. srun)")
-    command("status", "trials by state, the best trial, running trials and their age, SLURM jobs")
+    command("status", "slots by state (retried attempts listed under their slot), the best trial, running trials "
+                      "and their age, SLURM jobs (one line when the controller cannot be reached)")
     best = command("best", "the best trial, and optionally its config")
     best.add_argument("--export", type=Path, default=None, metavar="OUT.yaml",
                       help="write the best trial's config for `lit-gen fit --config OUT.yaml`: full training with its "
