@@ -91,13 +91,17 @@ def test_status_best_export_and_report(finished_sweep):
     assert status.returncode == 0, status.stderr
     assert "4/4 done" in status.stdout and "2 COMPLETE" in status.stdout and "2 PRUNED" in status.stdout
 
-    best = run_sweep_cli("best", str(spec), "--export", str(folder / "best.yaml"), cwd=folder)
+    # the replay (full training, the default, is checked in test_sweep_status.py without training)
+    best = run_sweep_cli("best", str(spec), "--export", str(folder / "best.yaml"), "--replay", cwd=folder)
     assert best.returncode == 0, best.stderr
+    assert "a replay of the best trial with the sweep's limits: max_epochs 4" in best.stdout
     trial = min((t for t in load_trials(spec) if t.state.name == "COMPLETE"), key=lambda t: t.value)
+    assert f"best trial {trial.number}:" in best.stdout
     rerun = subprocess.run([sys.executable, "-m", "lit_gen.cli", "fit", "--config", str(folder / "best.yaml")],
                            cwd=folder, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    metrics = json.loads(next((folder / "runs" / "test_sweep-best").glob("*/metrics.json")).read_text())["metrics"]
+    replayed = folder / "runs" / "test_sweep-best-replay"
+    metrics = json.loads(next(replayed.glob("*/metrics.json")).read_text())["metrics"]
     assert metrics["val/nll_iw"] == pytest.approx(trial.value, rel=1e-4)  # the same run again
 
     report = run_sweep_cli("report", str(spec), "--out", str(folder / "report"), cwd=folder)
@@ -172,6 +176,9 @@ def test_a_killed_worker_s_trial_is_retried_and_resumes_from_its_checkpoint(tmp_
     assert retry.state.name == "COMPLETE" and retry.params == killed.params
     assert retry.user_attrs["root_number"] == 0 and retry.user_attrs["attempt"] == 1
     assert retry.user_attrs["run_dir"] == killed.user_attrs["run_dir"]
+    # named by its own trial number, in its slot, as it ran and as the best (not as the killed trial 0)
+    label = f"trial {retry.number} (slot 0, retry 1)"
+    assert f"{label} complete" in second.stdout and f"best {label}:" in second.stdout, second.stdout
     run_dir = Path(retry.user_attrs["run_dir"])
     assert retry.user_attrs["resumed_from"].endswith("last.ckpt")
     # it went on from its checkpoint, not from epoch 0, and its metrics.csv holds the whole curve: the first

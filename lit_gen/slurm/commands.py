@@ -19,16 +19,29 @@ from lit_gen.errors import LitGenError
 FINAL_STATES = {"COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY",
                 "BOOT_FAIL", "DEADLINE", "SPECIAL_EXIT", "FINISHED"}
 NOT_LISTED = "FINISHED"  # the controller no longer knows the job: it ended at least MinJobAge seconds ago
+#: what SLURM's clients print when there is no controller to ask (down, unreachable, or no slurm.conf at all)
+UNREACHABLE = ("Unable to contact slurm controller", "Could not establish a configuration source",
+               "Unable to process configuration file",
+               "Socket timed out", "Connection refused", "Zero Bytes were transmitted")
+
+
+class SlurmUnavailable(LitGenError):
+    """SLURM cannot be asked from here: its client is not installed, or its controller does not answer."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # the cause alone, for a caller that carries on without SLURM (`sweep status`)
 
 
 def _run(command: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
     if shutil.which(command[0]) is None:
-        raise LitGenError(f"`{command[0]}` is not on the PATH: run this on a SLURM login node "
-                          "(or use --dry_run to only write the script)")
+        raise SlurmUnavailable(f"`{command[0]}` is not on the PATH: run this on a SLURM login node "
+                               "(or use --dry_run to only write the script)", f"`{command[0]}` is not on the PATH")
     try:
         return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise LitGenError(f"`{' '.join(command)}` did not answer in {timeout:.0f} s: is slurmctld up?") from None
+        raise SlurmUnavailable(f"`{' '.join(command)}` did not answer in {timeout:.0f} s: is slurmctld up?",
+                               f"the SLURM controller did not answer `{command[0]}` within {timeout:.0f} s") from None
 
 
 def sbatch(script: Path, test_only: bool = False) -> str:
@@ -57,21 +70,30 @@ def _fields(line: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in parts if "=" in part)
 
 
-def show_job(job_id: str) -> list[dict[str, str]] | None:
-    """Every record the controller holds for a job (one per array task), or None when it no longer knows it."""
-    result = _run(["scontrol", "show", "job", "--oneliner", str(job_id)])
+def show_job(job_id: str, timeout: float = 60) -> list[dict[str, str]] | None:
+    """Every record the controller holds for a job (one per array task), or None when it no longer knows it.
+    Raises SlurmUnavailable when there is no controller to ask."""
+    result = _run(["scontrol", "show", "job", "--oneliner", str(job_id)], timeout)
     if result.returncode != 0:
         if "Invalid job id" in result.stderr:
             return None
-        raise LitGenError(f"scontrol show job {job_id}: {result.stderr.strip()}")
+        message = result.stderr.strip()
+        if any(text in message for text in UNREACHABLE):
+            last = message.splitlines()[-1].removeprefix("scontrol: ")
+            raise SlurmUnavailable(f"scontrol show job {job_id}: {last}",
+                                   f"the SLURM controller cannot be reached (scontrol: {last})")
+        raise LitGenError(f"scontrol show job {job_id}: {message}")
     return [_fields(line) for line in result.stdout.splitlines() if line.strip()]
 
 
 def _sacct_states(job_id: str) -> list[dict[str, Any]]:
     if shutil.which("sacct") is None:
         return []
-    result = subprocess.run(["sacct", "--jobs", str(job_id), "--allocations", "--noheader", "--parsable2",
-                             "--format=JobID,State,NodeList,Elapsed"], capture_output=True, text=True, timeout=60)
+    try:
+        result = subprocess.run(["sacct", "--jobs", str(job_id), "--allocations", "--noheader", "--parsable2",
+                                 "--format=JobID,State,NodeList,Elapsed"], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:  # only a fallback: the job is then shown as no longer listed
+        return []
     if result.returncode != 0:  # accounting off: "Slurm accounting storage is disabled"
         return []
     rows = []
@@ -84,9 +106,9 @@ def _sacct_states(job_id: str) -> list[dict[str, Any]]:
     return rows
 
 
-def job_rows(job_id: str) -> list[dict[str, Any]]:
+def job_rows(job_id: str, timeout: float = 60) -> list[dict[str, Any]]:
     """One row per array task (or one for a plain job): job id, array task, state, reason, node, elapsed, restarts."""
-    records = show_job(job_id)
+    records = show_job(job_id, timeout)
     if records is None:
         return _sacct_states(job_id) or [{
             "job_id": str(job_id), "array_job_id": str(job_id), "array_task": None, "state": NOT_LISTED,

@@ -32,6 +32,8 @@ from lit_gen.slurm.render import continued, launcher, q, render
 
 WORKER_ID = 'slurm-"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"'
 JOBS_FILE = "jobs.json"
+#: seconds `sweep status` waits for scontrol, which retries an unreachable controller for ~18 s (MessageTimeout=10)
+STATUS_TIMEOUT = 5.0
 
 
 def slurm_dir(sweep_dir: Path) -> Path:
@@ -141,13 +143,23 @@ def _record(folder: Path, entry: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def job_states(sweep_dir: Path) -> list[dict[str, Any]]:
+def job_states(sweep_dir: Path, timeout: float = 60) -> list[dict[str, Any]]:
     """One row per array task of every job submitted for the sweep: job_id ('<array job>_<task>'), array_job_id,
-    array_task, state, reason, node, elapsed, restarts. A job SLURM no longer lists has state 'FINISHED'."""
+    array_task, state, reason, node, elapsed, restarts. A job SLURM no longer lists has state 'FINISHED'.
+    Raises commands.SlurmUnavailable at the first job it cannot ask about (the others would wait as long)."""
     rows: list[dict[str, Any]] = []
     for job in submitted_jobs(sweep_dir):
-        rows += commands.job_rows(job["job_id"])
+        rows += commands.job_rows(job["job_id"], timeout)
     return rows
+
+
+def jobs_text(sweep_dir: Path, timeout: float = STATUS_TIMEOUT) -> str:
+    """The sweep's SLURM jobs as a table, for `lit-gen sweep status`; one line instead when SLURM cannot be asked
+    from here (a laptop, a login node during maintenance), since the study itself is read from its storage."""
+    try:
+        return "SLURM jobs:\n" + commands.format_rows(job_states(sweep_dir, timeout))
+    except commands.SlurmUnavailable as error:
+        return f"SLURM jobs: not shown, {error.reason}; the trials above come from the study's storage"
 
 
 def cancel_sweep(sweep_dir: Path) -> list[str]:

@@ -2,7 +2,7 @@
 
     lit-gen sweep run SPEC [--workers N] [--n_trials N] [--storage URL]
     lit-gen sweep status SPEC
-    lit-gen sweep best SPEC [--export best.yaml]
+    lit-gen sweep best SPEC [--export best.yaml [--replay]]
     lit-gen sweep report SPEC [--out DIR] [--wandb]
     lit-gen sweep submit SPEC --cluster slurm/PROFILE.yaml [--workers W] [--n_trials N] [--storage URL] [--dry_run]
     lit-gen sweep cancel SPEC
@@ -34,9 +34,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--launcher", choices=["auto", "forkserver", "subprocess"], default="auto",
                      help="how trial processes start: a preloaded fork server (local default) or a new Python "
                           "process (default under $LIT_GEN_TRIAL_LAUNCHER, e.g. srun)")
-    command("status", "trials by state, the best trial, running trials and their age, SLURM jobs")
+    command("status", "slots by state (retried attempts listed under their slot), the best trial, running trials "
+                      "and their age, SLURM jobs (one line when the controller cannot be reached)")
     best = command("best", "the best trial, and optionally its config")
-    best.add_argument("--export", type=Path, default=None, help="write a config that `lit-gen fit --config` re-runs")
+    best.add_argument("--export", type=Path, default=None, metavar="OUT.yaml",
+                      help="write the best trial's config for `lit-gen fit --config OUT.yaml`: full training with its "
+                           "values, i.e. the sweep's trial limits (limits.max_epochs, limits.wall_time) removed and "
+                           "the experiment's own trainer.max_epochs/max_time back; the sweep's fixed overrides stay, "
+                           "the pruning hook is never in it")
+    best.add_argument("--replay", action="store_true",
+                      help="with --export: keep the trial's limits instead, to re-run the trial exactly as it ran")
     report = command("report", "PNG plots and a CSV of the trials")
     report.add_argument("--out", type=Path, default=None, help="folder (default: <sweep dir>/report)")
     report.add_argument("--wandb", action="store_true", help="also write a W&B summary run with a table of trials")
@@ -50,7 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "replay", False) and args.export is None:
+        parser.error("--replay goes with --export OUT.yaml")
     spec = load_spec(args.spec)
     n_trials = args.n_trials or spec.n_trials
     if args.command == "run":
@@ -81,20 +91,19 @@ def main(argv: list[str]) -> None:
     if args.command == "status":
         from lit_gen.sweep.results import status_text
 
-        print(status_text(study, spec, n_trials))
+        print(status_text(study, spec, n_trials), flush=True)  # before SLURM is asked, which may keep us waiting
         if (spec.sweep_dir / "slurm" / "jobs.json").is_file():
-            from lit_gen.slurm.commands import format_rows
-            from lit_gen.slurm.sweep_jobs import job_states
+            from lit_gen.slurm.sweep_jobs import jobs_text
 
-            print("SLURM jobs:\n" + format_rows(job_states(spec.sweep_dir)))
+            print(jobs_text(spec.sweep_dir))
     elif args.command == "best":
         from lit_gen.sweep.driver import print_best
 
         print_best(study, spec)
         if args.export:
-            from lit_gen.sweep.results import export_best
+            from lit_gen.sweep.export import export_best
 
-            print(f"wrote {export_best(study, spec, args.export)}")
+            print(export_best(study, spec, args.export, full=not args.replay).summary())
     elif args.command == "report":
         from lit_gen.sweep.report import write_report
 

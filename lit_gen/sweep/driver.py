@@ -19,7 +19,7 @@ from lit_gen.run.storage import masked, open_storage, resolve_storage_url
 from lit_gen.sweep.faults import rdb_heartbeat
 from lit_gen.sweep.fit_run import fit_arguments
 from lit_gen.sweep.launch import make_launcher
-from lit_gen.sweep.results import short_value
+from lit_gen.sweep.results import best_lines
 from lit_gen.sweep.slots import slot_counts
 from lit_gen.sweep.spec import SweepSpec
 from lit_gen.sweep.worker import SweepContext, SweepStopped, Worker, default_worker_id
@@ -154,19 +154,11 @@ def check_config(spec: SweepSpec) -> None:
 
 
 def print_best(study, spec: SweepSpec) -> None:
-    from optuna.trial import TrialState
-
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    if not complete:
-        print(f"sweep {spec.name}: no trial completed (all pruned or failed)", flush=True)
-        return
-    best = study.best_trial
-    se = best.user_attrs.get("value_se")
-    value = f"{best.value:.6g}" + (f" ± {se:.2g}" if se is not None else "")
-    lines = [f"best trial {best.user_attrs.get('root_number', best.number)}: {spec.metric} = {value}"]
-    lines += [f"  {name} = {short_value(v)}" for name, v in best.params.items()]
-    lines.append(f"  run directory: {best.user_attrs.get('run_dir') or best.user_attrs.get('sweep_dir')}")
-    lines.append(f"  reproduce: lit-gen sweep best {spec.path} --export best.yaml && lit-gen fit --config best.yaml")
+    """The end of `sweep run` (and `sweep best`): the best trial by the number that produced it, and what next."""
+    lines = best_lines(study, spec)
+    if lines[0].startswith("best trial"):
+        lines.append(f"  train it in full: lit-gen sweep best {spec.path} --export best.yaml && "
+                     "lit-gen fit --config best.yaml")
     print("\n".join(lines), flush=True)
 
 

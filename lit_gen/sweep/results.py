@@ -1,17 +1,14 @@
-"""Reading a study back: `lit-gen sweep status` and `lit-gen sweep best --export`."""
+"""Reading a study back: its trials as rows, `lit-gen sweep status` and the best trial."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from lit_gen.errors import LitGenError
 from lit_gen.sweep.faults import failure_of, lineage
+from lit_gen.sweep.slots import slots_of, trial_label
 from lit_gen.sweep.spec import SweepSpec
 
 
@@ -39,74 +36,74 @@ def trial_rows(study, max_retries: int | None = None) -> list[dict[str, Any]]:
 
 
 def status_text(study, spec: SweepSpec, n_trials: int) -> str:
-    rows = trial_rows(study)
-    states = Counter(r["state"] for r in rows)
+    """The study by slot (slots.py): each slot's current state counted once, its stopped attempts listed under it,
+    the best trial by the number of the trial that produced it."""
+    trials = study.get_trials(deepcopy=False)
+    if not trials:
+        return f"sweep {spec.name}: no trials"
+    max_retries = spec.faults.max_retries
+    slots, surplus = slots_of(trials)
+    states = Counter(slot.state for slot in slots)
     done = states["COMPLETE"] + states["PRUNED"]
-    lines = [f"sweep {spec.name}: {done}/{n_trials} done — "
-             + ", ".join(f"{n} {s}" for s, n in sorted(states.items())) if rows else f"sweep {spec.name}: no trials"]
-    complete = [r for r in rows if r["state"] == "COMPLETE"]
-    if complete:
-        best = study.best_trial
-        se = best.user_attrs.get("value_se")
-        lines.append(f"best: trial {best.user_attrs.get('root_number', best.number)}, {spec.metric} = {best.value:.6g}"
-                     + (f" ± {se:.2g}" if se is not None else ""))
-        lines += [f"  {k} = {short_value(v)}" for k, v in best.params.items()]
+    lines = [f"sweep {spec.name}: {done}/{n_trials} done — " + ", ".join(f"{n} {s}" for s, n in sorted(states.items()))]
+    retried = [slot for slot in slots if len(slot.attempts) > 1]
+    notes = []
+    if retried:
+        stopped = sum(len(slot.attempts) - 1 for slot in retried)
+        notes.append(f"{stopped} stopped attempt{'s' * (stopped > 1)} retried in {len(retried)} slot"
+                     f"{'s' * (len(retried) > 1)} (below)")
+    if surplus:
+        notes.append(f"{len(surplus)} surplus trial{'s' * (len(surplus) > 1)} failed unrun (n_trials was reached)")
+    if notes:
+        lines.append(f"  counted by slot; {len(trials)} Optuna trials in all: " + "; ".join(notes))
+    lines += best_lines(study, spec)
     now = time.time()
-    running = [r for r in rows if r["state"] == "RUNNING"]
+    running = [slot.last for slot in slots if slot.state == "RUNNING"]
     if running:
         lines.append("running:")
-        for r in running:
-            attrs = r["user_attrs"]
-            beat = now - attrs["heartbeat"] if "heartbeat" in attrs else None
-            lines.append(f"  trial {r['number']} (root {r['root_number']}, attempt {r['attempt']}) for "
-                         f"{r['duration']:.0f} s on {attrs.get('worker', '?')}, {r['epochs_reported']} epochs reported"
+        for t in running:
+            beat = now - t.user_attrs["heartbeat"] if "heartbeat" in t.user_attrs else None
+            seconds = ((t.datetime_complete or datetime.now()) - t.datetime_start).total_seconds()
+            lines.append(f"  {trial_label(t)} for {seconds:.0f} s on {t.user_attrs.get('worker', '?')}, "
+                         f"{len(t.intermediate_values)} epochs reported"
                          + (f", last heartbeat {beat:.0f} s ago" if beat is not None else ""))
-    failed = [t for t in study.get_trials(deepcopy=False) if t.state.name == "FAIL"]
+    if retried:
+        lines.append("retried (a slot is named by its first trial; its retries resume in trials/trial-<slot>):")
+        for slot in retried[-10:]:
+            attempts = " → ".join(f"trial {t.number} {t.state.name}"
+                                  + (f" ({failure_of(t, max_retries)})" if t.state.name == "FAIL" else "")
+                                  for t in slot.attempts)
+            lines.append(f"  slot {slot.root}: {attempts}")
+    failed = [slot.last for slot in slots if slot.state == "FAIL"]
     if failed:
         lines.append("failed:")
         for t in failed[-10:]:
             error = (t.user_attrs.get("error") or "no heartbeat within faults.stale_after").strip().splitlines()
-            lines.append(f"  trial {t.number} ({failure_of(t, spec.faults.max_retries)}): {error[0][:160]}")
+            lines.append(f"  {trial_label(t)}, {failure_of(t, max_retries)}: {error[0][:160]}")
     return "\n".join(lines)
 
 
-def export_best(study, spec: SweepSpec, out: Path) -> Path:
-    """Write the best trial's resolved config so that `lit-gen fit --config OUT` trains it again (its run goes to
-    `runs/<study>-best/` instead of the trial's directory)."""
+def best_lines(study, spec: SweepSpec) -> list[str]:
+    """The best trial, named by the Optuna trial that produced it (and its slot when it was a retry), its values
+    and its run directory; for `sweep status`, `sweep best` and the end of `sweep run`."""
     from optuna.trial import TrialState
 
     if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
-        raise LitGenError(f"sweep {spec.name} has no COMPLETE trial yet: nothing to export")
+        return [f"best: none (no trial of sweep {spec.name} has completed)"]
     best = study.best_trial
-    run_dir = best.user_attrs.get("run_dir") or next(
-        (v for k, v in sorted(best.user_attrs.items()) if k.startswith("run_dir_seed_")), None)
-    if run_dir is None or not (Path(run_dir) / "config.yaml").is_file():
-        raise LitGenError(f"the best trial's config.yaml is missing (looked in {run_dir}); is the sweep directory "
-                          "on this machine?")
-    config = yaml.safe_load((Path(run_dir) / "config.yaml").read_text())
-    config.pop("run_dir", None)  # write a fresh run directory, not into the trial's
-    trainer = config.get("trainer", {})
-    trainer.pop("default_root_dir", None)
-    loggers = trainer.get("logger")
-    for logger in loggers if isinstance(loggers, list) else [loggers]:
-        if isinstance(logger, dict) and isinstance(logger.get("init_args"), dict):
-            args = logger["init_args"]
-            if "save_dir" in args:
-                args["save_dir"] = "runs"
-            if args.get("name") == "":
-                args["name"] = f"{spec.name}-best"
-            if args.get("version") == "":
-                args["version"] = None
     se = best.user_attrs.get("value_se")
-    spread = f" ± {se:.2g} over seeds {spec.seeds}" if se is not None else ""
-    root = best.user_attrs.get("root_number", best.number)
-    header = [f"# Best trial of sweep {spec.name} ({spec.path}): trial {root}",
-              f"# {spec.metric} = {best.value:.6g}{spread}",
-              *[f"#   {k} = {v}" for k, v in best.params.items()],
-              "# Re-run: lit-gen fit --config " + str(out)]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(header) + "\n" + yaml.safe_dump(config, sort_keys=False))
-    return out
+    lines = [f"best {trial_label(best)}: {spec.metric} = {best.value:.6g}" + (f" ± {se:.2g}" if se is not None else "")]
+    lines += [f"  {k} = {short_value(v)}" for k, v in best.params.items()]
+    run_dir = best_run_dir(best)
+    if run_dir is not None:
+        lines.append(f"  run directory: {run_dir}")
+    return lines
+
+
+def best_run_dir(best) -> str | None:
+    """The run directory of a trial (of its first seed when the sweep scores several)."""
+    return best.user_attrs.get("run_dir") or next(
+        (v for k, v in sorted(best.user_attrs.items()) if k.startswith("run_dir_seed_")), None)
 
 
 def short_value(value: Any) -> str:

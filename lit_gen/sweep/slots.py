@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lit_gen.sweep.faults import failure_of
+from lit_gen.sweep.faults import failure_of, lineage
 
 
 @dataclass(frozen=True)
@@ -46,3 +46,40 @@ def is_surplus(number: int, trials, n_trials: int) -> bool:
     holders = sorted(t.number for t in trials if t.state in (
         TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING))
     return number in holders and holders.index(number) >= n_trials
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One slot as `sweep status` shows it: its attempts (Optuna trials: the first one, then its retries, in order),
+    named by the first trial's number, which also names its run directory (`trials/trial-<root>`)."""
+
+    root: int
+    attempts: tuple  # FrozenTrials, oldest first; the last one is the slot's current state
+
+    @property
+    def last(self):
+        return self.attempts[-1]
+
+    @property
+    def state(self) -> str:
+        return self.last.state.name
+
+
+def slots_of(trials) -> tuple[list[Slot], list]:
+    """The study's trials grouped by slot (`faults.lineage`: a retry belongs to its first attempt's slot), in the
+    order the slots were opened; and the surplus trials apart, which never held one (failed unrun, see above)."""
+    chains: dict[int, list] = {}
+    surplus = []
+    for trial in sorted(trials, key=lambda t: t.number):
+        root, attempt = lineage(trial)
+        if attempt == 0 and trial.user_attrs.get("failure") == "surplus":
+            surplus.append(trial)
+            continue
+        chains.setdefault(root, []).append(trial)
+    return [Slot(root, tuple(chain)) for root, chain in sorted(chains.items())], surplus
+
+
+def trial_label(trial) -> str:
+    """`trial 7`, or for a retry `trial 7 (slot 2, retry 1)`: the Optuna trial number, and the slot it fills."""
+    root, attempt = lineage(trial)
+    return f"trial {trial.number}" + (f" (slot {root}, retry {attempt})" if attempt else "")

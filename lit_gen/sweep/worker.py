@@ -45,7 +45,7 @@ from lit_gen.sweep.fit_run import (
 )
 from lit_gen.sweep.launch import FitRequest
 from lit_gen.sweep.results import short_value
-from lit_gen.sweep.slots import is_surplus, slot_counts
+from lit_gen.sweep.slots import is_surplus, slot_counts, trial_label
 from lit_gen.sweep.spec import SweepSpec
 
 REQUEUE_WAIT = 120.0  # seconds to wait for SLURM to stop a job whose trial asked for a requeue
@@ -163,7 +163,7 @@ class Worker:
             outcomes.append(outcome)
             if outcome.kind != "complete":
                 break
-        self._tell(number, trial_id, outcomes, params)
+        self._tell(trial_label(trial), number, trial_id, outcomes, params)
 
     def _run_fit(self, trial_id: int, identity: TrialIdentity) -> FitOutcome:
         run_dir = self.spec.sweep_dir / "trials" / identity.run_name
@@ -226,7 +226,8 @@ class Worker:
 
     # --- results -------------------------------------------------------------------------------------------
 
-    def _tell(self, number: int, trial_id: int, outcomes: list[FitOutcome], params: dict[str, Any]) -> None:
+    def _tell(self, label: str, number: int, trial_id: int, outcomes: list[FitOutcome],
+              params: dict[str, Any]) -> None:
         from optuna.trial import TrialState
 
         study, storage = self.context.study, self.context.storage
@@ -234,7 +235,7 @@ class Worker:
         values = ", ".join(f"{k.rsplit('.', 1)[-1]}={short_value(v)}" for k, v in params.items())
         shown = f" {self.spec.metric}={last.value:.6g}" if last.value is not None else ""
         why = f": {last.message.splitlines()[0]}" if last.message else ""
-        print(f"trial {number} {last.kind}{shown} ({values}){why}", flush=True)
+        print(f"{label} {last.kind}{shown} ({values}){why}", flush=True)  # `trial 7 (slot 2, retry 1) complete`
         if last.kind in ("interrupted", "requeued"):
             self._hand_on(trial_id, last.kind)
             return

@@ -1,0 +1,126 @@
+"""`lit-gen sweep best --export`: the best trial's config, for full training (default) or as a replay of the trial.
+
+A trial trains under the sweep's `limits` (`trainer.max_epochs`, and `trainer.max_time` from `limits.wall_time`):
+short on purpose, to compare many values. What a user wants next is the experiment trained in full with the best
+values, so that is the default: the trial's resolved config with those two keys set back to what the experiment
+itself says (its config files, then the sweep's fixed `overrides`). `--replay` keeps the trial's limits, which
+re-runs the trial as it ran. Either way the pruning hook is not in the file (a trial gets it from its environment,
+never from its config), and the run starts afresh in `runs/<study>-best[-replay]/` instead of the trial's directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lit_gen.errors import LitGenError
+from lit_gen.sweep.results import best_run_dir
+from lit_gen.sweep.slots import trial_label
+from lit_gen.sweep.spec import SweepSpec
+
+#: the trainer keys a sweep's `limits` set for every trial (fit_run.fit_arguments)
+LIMIT_KEYS = ("max_epochs", "max_time")
+
+
+@dataclass(frozen=True)
+class Exported:
+    path: Path
+    full: bool
+    trial_limits: dict[str, Any]  # what the trial ran with
+    written_limits: dict[str, Any]  # what the exported config says
+
+    def summary(self) -> str:
+        """One line: which variant was written, and how to run it."""
+        if self.full:
+            what = (f"full training with the best values: {_limits(self.written_limits)}, as the experiment says "
+                    f"(the trial: {_limits(self.trial_limits)})")
+        else:
+            what = f"a replay of the best trial with the sweep's limits: {_limits(self.written_limits)}"
+        return f"wrote {self.path}, {what}; train it with: lit-gen fit --config {self.path}"
+
+
+def export_best(study, spec: SweepSpec, out: Path, full: bool = True) -> Exported:
+    """Write the best trial's resolved config so that `lit-gen fit --config OUT` trains it: in full (`full`), or
+    again as the trial ran (see the module docstring)."""
+    from optuna.trial import TrialState
+
+    if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
+        raise LitGenError(f"sweep {spec.name} has no COMPLETE trial yet: nothing to export")
+    best = study.best_trial
+    run_dir = best_run_dir(best)
+    if run_dir is None or not (Path(run_dir) / "config.yaml").is_file():
+        raise LitGenError(f"the best trial's config.yaml is missing (looked in {run_dir}); is the sweep directory "
+                          "on this machine?")
+    config = yaml.safe_load((Path(run_dir) / "config.yaml").read_text())
+    config.pop("run_dir", None)  # write a fresh run directory, not into the trial's
+    config.pop("ckpt_path", None)  # a retried trial resumed from its slot's checkpoint; this run starts afresh
+    trainer = config.setdefault("trainer", {})
+    trainer.pop("default_root_dir", None)
+    trial_limits = {key: trainer.get(key) for key in LIMIT_KEYS}
+    if full:
+        trainer.update(experiment_limits(spec))
+    run_name = f"{spec.name}-best" + ("" if full else "-replay")
+    loggers = trainer.get("logger")
+    for logger in loggers if isinstance(loggers, list) else [loggers]:
+        if isinstance(logger, dict) and isinstance(logger.get("init_args"), dict):
+            args = logger["init_args"]
+            if "save_dir" in args:
+                args["save_dir"] = "runs"
+            if args.get("name") == "":
+                args["name"] = run_name
+            if args.get("version") == "":
+                args["version"] = None
+    exported = Exported(out, full, trial_limits, {key: trainer.get(key) for key in LIMIT_KEYS})
+    se = best.user_attrs.get("value_se")
+    spread = f" ± {se:.2g} over seeds {spec.seeds}" if se is not None else ""
+    header = [f"# {'Full training with the values' if full else 'A replay'} of the best trial of sweep {spec.name} "
+              f"({spec.path}): {trial_label(best)}",
+              f"# {spec.metric} = {best.value:.6g}{spread} in the sweep",
+              *[f"#   {k} = {v}" for k, v in best.params.items()],
+              f"# trainer: {_limits(exported.written_limits)}"
+              + (" (the experiment's own, not the sweep's limits)" if full else " (the sweep's limits)"),
+              "# Run: lit-gen fit --config " + str(out)]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(header) + "\n" + yaml.safe_dump(config, sort_keys=False))
+    return exported
+
+
+def experiment_limits(spec: SweepSpec) -> dict[str, Any]:
+    """`trainer.max_epochs` and `trainer.max_time` as the experiment sets them without the sweep's `limits`: its
+    config files in order, then the sweep's fixed overrides, the last one winning as in the parser. A key nobody
+    sets is None, Lightning's default (1000 epochs when max_steps is not set either; no time limit)."""
+    found: dict[str, Any] = dict.fromkeys(LIMIT_KEYS)
+    for config in spec.configs:
+        _from_config_file(Path(config), found)
+    for override in spec.overrides:  # each `--key=value` (the sweep file refuses any other form)
+        key, _, value = override[2:].partition("=")
+        if key == "config":
+            _from_config_file(Path(value), found)
+        elif key == "trainer":
+            _from_trainer(yaml.safe_load(value), Path.cwd(), found)
+        elif key.startswith("trainer.") and key[len("trainer."):] in LIMIT_KEYS:
+            found[key[len("trainer."):]] = yaml.safe_load(value)
+    return found
+
+
+def _from_config_file(path: Path, found: dict[str, Any]) -> None:
+    data = yaml.safe_load(path.read_text()) or {}
+    if isinstance(data, dict):
+        _from_trainer(data.get("trainer"), path.parent, found)
+
+
+def _from_trainer(trainer: Any, folder: Path, found: dict[str, Any]) -> None:
+    """A `trainer` section: a mapping, or the path of a file holding one (jsonargparse's nested config files)."""
+    if isinstance(trainer, str) and trainer.endswith((".yaml", ".yml")):
+        path = Path(trainer) if Path(trainer).is_absolute() else folder / trainer
+        trainer = yaml.safe_load(path.read_text()) if path.is_file() else None
+    if isinstance(trainer, dict):
+        found.update({key: trainer[key] for key in LIMIT_KEYS if key in trainer})
+
+
+def _limits(limits: dict[str, Any]) -> str:
+    """`max_epochs 100, no max_time`: None is Lightning's default (1000 epochs without max_steps; no time limit)."""
+    return ", ".join(f"{key} {value}" if value is not None else f"no {key}" for key, value in limits.items())
