@@ -10,6 +10,11 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # the workers share the cores: each gets its share of torch threads (as the tests' subprocesses get one, below);
+    # more threads than cores make torch's thread pools wait on each other
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+
 
 @pytest.fixture
 def in_tmp(tmp_path, monkeypatch) -> Path:
