@@ -188,8 +188,9 @@ _MASK32 = 0xFFFFFFFF
 
 
 def _hash32(x: Tensor) -> Tensor:
-    """A bijection of [0, 2³²) with full avalanche (C. Wellons' hash-prospector `lowbias32`, second version),
-    elementwise on int64 tensors: both multipliers are below 2³¹, so no product of a 32-bit x overflows int64."""
+    """A well-mixing bijection of [0, 2³²) (shifts 16-15-15 and the low-bias multipliers of C. Wellons'
+    hash-prospector), elementwise on int64 tensors: both multipliers are below 2³¹, so no product of a 32-bit x
+    overflows int64 (torch has no uint32 arithmetic to wrap around in)."""
     x = x ^ (x >> 16)
     x = (x * 0x21F0AAAD) & _MASK32
     x = x ^ (x >> 15)
