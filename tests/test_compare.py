@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
 import pytest
+import torch
 import yaml
+from lightning.pytorch import Trainer
 from PIL import Image
 
 from lit_gen.compare import Entry, _data_overrides, main, markdown_table
+from lit_gen.compare.likelihood import likelihood_entries
+from lit_gen.data import DigitsDataModule
 from lit_gen.errors import LitGenError
 from lit_gen.metrics.divergences import Estimate
+from lit_gen.models import VAE, BernoulliLikelihood, GaussianLikelihood
 from tests.conftest import CONFIGS
 
 SMOKE = str(CONFIGS / "trainer" / "smoke.yaml")
@@ -86,6 +92,72 @@ def test_the_table_shows_the_columns_some_model_has():
     assert table[3] == "| gan | GAN | 0.5 ± 0.02 | 0.1 ± 0.001 | 8/8 |"
 
 
+# --- likelihoods side by side only where they describe the same data ------------------------------------------
+
+
+def digits_vae_run(folder, likelihood) -> dict[str, float]:
+    """A digits VAE run directory as `lit-gen fit` leaves it, made in-process: untrained, tested, checkpointed."""
+    torch.manual_seed(0)
+    model = VAE(likelihood=likelihood, latent_dim=2, hidden_dims=[16], iw_samples=2)
+    trainer = Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                      enable_model_summary=False, accelerator="cpu")
+    data = {"val_size": 10, "test_size": 50}
+    (metrics,) = trainer.test(model, datamodule=DigitsDataModule(**data), verbose=False)
+    (folder / "checkpoints").mkdir(parents=True)
+    trainer.save_checkpoint(folder / "checkpoints" / "last.ckpt")
+    config = {"data": {"class_path": "lit_gen.data.DigitsDataModule", "init_args": data}}
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    (folder / "metrics.json").write_text(json.dumps({"metrics": metrics, "meta": {}}))
+    return metrics
+
+
+def test_compare_puts_only_bits_per_dimension_of_the_same_images_in_one_column(in_tmp, capsys):
+    gaussian = digits_vae_run(in_tmp / "gaussian", GaussianLikelihood(0.1))
+    grey = digits_vae_run(in_tmp / "grey", BernoulliLikelihood())
+    main(["gaussian", "grey", "--out_dir", "out"])
+    assert "Results in out" in capsys.readouterr().out
+    text = (in_tmp / "out" / "compare.md").read_text()
+    lines = text.splitlines()
+    assert "| model | class | bpd |" in lines  # no column of nll_iw in nats
+    rows = {line.split(" | ")[0].split("/")[-1]: line for line in lines if line.startswith("| ") and "VAE" in line}
+    assert rows["gaussian"].endswith(f"| VAE | {gaussian['test/bpd']:.4g} |")  # what the run logged as its bpd
+    assert rows["grey"].endswith("| VAE | — (note 1) |")
+    assert f"grey: BernoulliLikelihood on grey targets: nll_iw = {grey['test/nll_iw']:.4g} nats is a " \
+           "cross-entropy against grey values" in text
+    assert "an upper bound in expectation" in text and "not the code length itself" in text
+    models = {m["label"].split("/")[-1]: m["metrics"] for m in json.loads((in_tmp / "out" / "compare.json")
+                                                                            .read_text())["models"]}
+    assert models["gaussian"]["bpd"] == pytest.approx(gaussian["test/bpd"], rel=1e-5)
+    assert models["gaussian"]["nll_iw"] == gaussian["test/nll_iw"] and "likelihood_note" not in models["gaussian"]
+    # the grey Bernoulli's nll_iw is kept, with the reason it has no column
+    assert models["grey"]["nll_iw"] == grey["test/nll_iw"] and "bpd" not in models["grey"]
+    assert "cross-entropy against grey values" in models["grey"]["likelihood_note"]
+
+
+def test_bits_per_dimension_add_the_dequantisation_offset_and_other_likelihoods_say_why_not():
+    gaussian = GaussianLikelihood(0.1)
+    gaussian.bind((1, 8, 8), 17)
+    entries = likelihood_entries(gaussian, -50.0)
+    assert entries == {"nll_iw": -50.0, "bpd": pytest.approx((-50.0 + 64 * math.log(17)) / (64 * math.log(2)))}
+    binary = BernoulliLikelihood(binarize=True)
+    binary.bind((1, 8, 8), 17)
+    note = likelihood_entries(binary, 50.0)["likelihood_note"]
+    assert f"{50 / (64 * math.log(2)):.4g} bits per dimension of binarised images" in note
+    assert "other data than the 17-level images: not comparable" in note
+    plain = GaussianLikelihood(0.1, dequantize=False)
+    plain.bind((1, 8, 8), 17)
+    assert "without dequantisation" in likelihood_entries(plain, -50.0)["likelihood_note"]
+    continuous = GaussianLikelihood(0.1)
+    continuous.bind((2,), None)
+    assert likelihood_entries(continuous, 1.5) == {"nll_iw": 1.5, "nll_iw_continuous": 1.5}
+    assert likelihood_entries(None, 1.5) == likelihood_entries(gaussian, None) == {}  # a GAN; a run without test
+    entry_rows = [Entry("a", "a", extra={"class": "VAE"}), Entry("b", "b", extra={"class": "GAN"})]
+    table = markdown_table(entry_rows, [likelihood_entries(plain, -50.0), {"fid": 3.0}]).splitlines()
+    assert table[:4] == ["| model | class | bpd | FID |", "| --- | --- | --- | --- |",
+                         "| a | VAE | — (note 1) | — |", "| b | GAN | — | 3 |"]
+    assert table[5].startswith("- Note 1. a: GaussianLikelihood without dequantisation")
+
+
 # --- a VAE and a GAN on the ring of 8, trained by compare, then compared again from their run directories ---
 
 
@@ -135,8 +207,8 @@ def test_compare_on_images_reads_fid_from_the_runs(in_tmp, capsys):
           "--image_quality.num_samples", "100"])
     content = json.loads((in_tmp / "digits" / "compare.json").read_text())
     vae_metrics, gan_metrics = (m["metrics"] for m in content["models"])
-    assert {"nll_iw", "fid", "kid", "is"} <= set(vae_metrics) and {"fid", "kid", "is"} <= set(gan_metrics)
+    assert {"nll_iw", "bpd", "fid", "kid", "is"} <= set(vae_metrics) and {"fid", "kid", "is"} <= set(gan_metrics)
     assert "kl_data_model" not in vae_metrics  # no exact density for the digits
     assert content["entropy_data"] is None
-    assert "| nll_iw | FID | KID | IS |" in capsys.readouterr().out
+    assert "| bpd | FID | KID | IS |" in capsys.readouterr().out
     assert (in_tmp / "digits" / "compare.png").is_file()

@@ -14,8 +14,10 @@ evaluated points, sample counts and seed (see `lit_gen.metrics.divergences` for 
 NLL (−E_data log p̂), KL(data ‖ model), KL(model ‖ data), JSD, a GAN's discriminator bound on the JSD, modes
 covered and the high-quality fraction (VEEGAN / PacGAN protocol on 2,500 samples; a VAE's samples here are
 draws of its density, f(z) + σε, not the decoder means its image callback shows). FID, KID and IS (image
-data) and `nll_iw` come from each run's metrics.json. Written to <out_dir>: compare.md (the table), compare.json
-(the numbers with their standard errors and provenance), compare.png (every model's samples over the data).
+data) come from each run's metrics.json, and so does `nll_iw`, shown only where it describes the data's own discrete
+images, as bits per dimension (a dequantised Gaussian; a Bernoulli's is kept out, with a note saying why: see
+`lit_gen.compare.likelihood`). Written to <out_dir>: compare.md (the table), compare.json (the numbers with their
+standard errors and provenance), compare.png (every model's samples over the data).
 """
 
 from __future__ import annotations

@@ -12,10 +12,12 @@ import torch.nn.functional as F
 from lit_gen.callbacks.divergences import evaluate_divergences, has_exact_density
 from lit_gen.checkpoints import resolve_checkpoint
 from lit_gen.compare.entries import Entry
+from lit_gen.compare.likelihood import likelihood_entries
 from lit_gen.loading import load
 from lit_gen.metrics.divergences import Estimate, discriminator_jsd_bound
 from lit_gen.metrics.mixture import mode_statistics
 from lit_gen.models.gan_losses import PROBABILISTIC_LOSSES
+from lit_gen.models.vae import VAE
 from lit_gen.run.record import read_metrics
 
 #: samples of the VEEGAN / PacGAN mode-coverage protocol
@@ -50,7 +52,10 @@ def evaluate(entry: Entry, datamodule, args: argparse.Namespace) -> dict[str, An
         entry.extra["samples"] = samples if samples is not None else model.sample(MODE_SAMPLES).cpu()
         entry.extra["data"] = result.data
     else:
-        for key in ("nll_iw", "fid", "kid", "is"):
+        # a likelihood goes into a column only beside others of the same data (see compare/likelihood.py)
+        likelihood = model.likelihood if isinstance(model, VAE) else None
+        row.update(likelihood_entries(likelihood, saved.get(f"{split}/nll_iw")))
+        for key in ("fid", "kid", "is"):
             if f"{split}/{key}" in saved:
                 row[key] = saved[f"{split}/{key}"]
         torch.manual_seed(args.seed)

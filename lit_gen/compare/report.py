@@ -9,6 +9,7 @@ from typing import Any
 
 from lit_gen.callbacks.divergences import has_exact_density
 from lit_gen.compare.entries import Entry
+from lit_gen.compare.likelihood import bpd_explanation
 from lit_gen.metrics.divergences import Estimate
 from lit_gen.plotting import save_comparison_figure
 from lit_gen.provenance import git_commit, versions
@@ -23,7 +24,8 @@ COLUMNS = [
     ("JSD ≥ (D)", "jsd_lower_bound", "se"),
     ("modes", "modes_covered", "modes"),
     ("high quality", "high_quality", "percent"),
-    ("nll_iw", "nll_iw", "number"),
+    ("bpd", "bpd", "number"),
+    ("nll_iw (density on ℝ^D)", "nll_iw_continuous", "number"),
     ("FID", "fid", "number"),
     ("KID", "kid", "number"),
     ("IS", "is", "number"),
@@ -45,14 +47,27 @@ def _cell(row: dict[str, Any], key: str, kind: str) -> str:
     return str(value)
 
 
+def _has_column(key: str, rows: list[dict[str, Any]]) -> bool:
+    # the bpd column also holds the notes on likelihoods kept out of it
+    return any(key in row or (key == "bpd" and "likelihood_note" in row) for row in rows)
+
+
 def markdown_table(entries: list[Entry], rows: list[dict[str, Any]]) -> str:
-    columns = [(title, key, kind) for title, key, kind in COLUMNS if any(key in row for row in rows)]
+    """The table, then a numbered note for every likelihood kept out of the `bpd` column, saying why."""
+    columns = [(title, key, kind) for title, key, kind in COLUMNS if _has_column(key, rows)]
     lines = ["| model | class | " + " | ".join(title for title, _, _ in columns) + " |",
              "| --- | --- | " + " | ".join("---" for _ in columns) + " |"]
+    notes = []
     for entry, row in zip(entries, rows, strict=True):
-        cells = [_cell(row, key, kind) for _, key, kind in columns]
+        cells = []
+        for _, key, kind in columns:
+            if key == "bpd" and "likelihood_note" in row:
+                notes.append(f"- Note {len(notes) + 1}. {entry.label}: {row['likelihood_note']}")
+                cells.append(f"— (note {len(notes)})")
+            else:
+                cells.append(_cell(row, key, kind))
         lines.append(f"| {entry.label} | {entry.extra.get('class', '?')} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + [""] * bool(notes) + notes)
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
@@ -75,6 +90,8 @@ def write_outputs(out_dir: Path, entries: list[Entry], rows: list[dict[str, Any]
         n = len(entries[0].extra["data"])
         header.append(f"H(p_data) = {entropy} nats (exact density, {n} {split} points); per example, in nats; "
                       "± one standard error (Monte Carlo only: see the README for each estimate's bias)")
+    if any("bpd" in row or "likelihood_note" in row for row in rows):
+        header.append(bpd_explanation(datamodule.levels, split))
     table = markdown_table(entries, rows)
     (out_dir / "compare.md").write_text("\n\n".join(header) + "\n\n" + table + "\n")
 

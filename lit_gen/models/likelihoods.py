@@ -147,9 +147,11 @@ class LearnedGaussianLikelihood(_GaussianBase):
 class BernoulliLikelihood(Likelihood):
     """Bernoulli with logits over pixel intensities in [0, 1] (levels / (levels − 1)).
 
-    With `binarize`, each training batch is binarised afresh (dynamic binarisation) and val/test batches with
-    a fixed seed, so the data are binary and −log p(x) is a true code length. Without it, the targets are grey
-    values and the 'likelihood' is the usual cross-entropy, which is not a normalised density.
+    With `binarize`, each training batch is binarised afresh (dynamic binarisation), and val/test examples by a
+    fixed function of the example itself (its grey levels and `eval_seed`, see `fixed_binarisation`), so the data
+    are binary, −log p(x) is a code length of those binary images, and an example's binary image does not depend
+    on the batch it arrives in. Without it, the targets are grey values and the 'likelihood' is the usual
+    cross-entropy, which is not a normalised density.
     """
 
     def __init__(self, binarize: bool = False, eval_seed: int = 0) -> None:
@@ -170,8 +172,7 @@ class BernoulliLikelihood(Likelihood):
             return p
         if self.training:
             return torch.bernoulli(p)
-        generator = torch.Generator(device=p.device).manual_seed(self.eval_seed)
-        return torch.bernoulli(p, generator=generator)
+        return fixed_binarisation(raw, p, self.eval_seed)
 
     def log_prob(self, decoded: Tensor, x: Tensor) -> Tensor:
         return -F.binary_cross_entropy_with_logits(decoded, x, reduction="none").flatten(1).sum(1)
@@ -181,3 +182,33 @@ class BernoulliLikelihood(Likelihood):
 
     def discrete_nats_offset(self) -> float | None:
         return 0.0 if self.binarize else None
+
+
+_MASK32 = 0xFFFFFFFF
+
+
+def _hash32(x: Tensor) -> Tensor:
+    """A well-mixing bijection of [0, 2³²) (shifts 16-15-15 and the low-bias multipliers of C. Wellons'
+    hash-prospector), elementwise on int64 tensors: both multipliers are below 2³¹, so no product of a 32-bit x
+    overflows int64 (torch has no uint32 arithmetic to wrap around in)."""
+    x = x ^ (x >> 16)
+    x = (x * 0x21F0AAAD) & _MASK32
+    x = x ^ (x >> 15)
+    x = (x * 0x735A2D97) & _MASK32
+    return x ^ (x >> 15)
+
+
+def fixed_binarisation(raw: Tensor, p: Tensor, seed: int) -> Tensor:
+    """Binary images x with x_j = 1 iff u_j < p_j, where u_j ~ U[0, 1) is a hash of the whole example's grey
+    levels, the position j and `seed`: each pixel is 1 with probability p_j, and an example binarises the same way
+    whatever batch, batch size, device or DDP rank it comes with (a seeded generator per batch would not)."""
+    levels = raw.round().long().flatten(1)  # integer grey levels, one row per example
+    # odd, so two images that differ in one pixel never share a key (hash32(0) = 0 would ignore pixel 0)
+    position_keys = _hash32(torch.arange(levels.shape[1], device=raw.device) + 0x9E3779B9) | 1
+    # the example's key: Σ_j level_j · key_j mod 2³², which two different images share with chance ~2⁻³²
+    # (levels ≤ 256 and keys < 2³²: the sum of even 2²³ products stays inside int64)
+    seed_key = _hash32(torch.tensor(seed & _MASK32, device=raw.device))
+    example_key = _hash32(((levels * position_keys).sum(1, keepdim=True) + seed_key) & _MASK32)
+    bits = _hash32((example_key + _hash32(position_keys)) & _MASK32)
+    uniform = (bits >> 8).float() / 2**24  # 24 random bits: exact in float32, in [0, 1)
+    return (uniform.view_as(p) < p).float()
