@@ -44,7 +44,7 @@ def test_features_train_then_a_dcgan_run_reports_fid_kid_is_with_that_classifier
         assert provenance["backbone"]["sha256"] == stored.sha256[:16]
         assert provenance["backbone"]["test_accuracy"] == stored.info["accuracy"]["test"]
         assert provenance["reference"]["split"] == split and provenance["num_generated"] == 100
-        assert provenance["kid"]["subset_size"] == 100  # clamped from 1000 to N
+        assert provenance["kid"]["subset_size"] == 50  # from 1000 to half of N = 100
     # and the model checkpoints hold the GAN alone
     state = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     assert {key.split(".")[0] for key in state} == {"generator", "discriminator", "generator_ema"}

@@ -14,7 +14,8 @@ from lit_gen.errors import LitGenError
 from lit_gen.features.auto import PRETRAINED
 from lit_gen.features.store import load_classifier
 from lit_gen.metrics.backbones import INCEPTION_WEIGHTS_FILE, DomainBackbone, InceptionBackbone, real_intensities
-from lit_gen.metrics.fid import frechet_distance, inception_score, kernel_distance, kid_subset_size
+from lit_gen.metrics.fid import frechet_distance, inception_score, kernel_distance, kid_spread, kid_subset_size
+from lit_gen.models.likelihoods import GaussianLikelihood
 
 
 @pytest.fixture(autouse=True)
@@ -94,11 +95,59 @@ def test_kid_matches_the_unbiased_mmd_with_the_cubic_kernel_when_the_subset_is_e
     assert float(kid) == pytest.approx(mmd, rel=1e-6) and float(std) == pytest.approx(0.0, abs=1e-9)
 
 
-def test_kid_subset_size_is_clamped_to_the_samples_there_are():
-    assert kid_subset_size(1000, 200) == 200
+def test_kid_subset_size_is_at_most_half_the_samples_so_subsets_differ():
+    assert kid_subset_size(1000, 297) == 148  # the digits' test split
+    assert kid_subset_size(1000, 150) == 75  # and its val split
     assert kid_subset_size(100, 200) == 100
+    assert kid_subset_size(1000, 3) == 2
     with pytest.raises(LitGenError, match="at least 2"):
         kid_subset_size(1000, 1)
+
+
+def test_a_kid_spread_that_estimates_nothing_is_none_not_zero():
+    assert kid_spread(0.0, subset_size=60, num_samples=60, subsets=3) is None  # every subset: the whole set
+    assert kid_spread(0.1, subset_size=30, num_samples=60, subsets=1) is None  # one subset: no spread
+    assert kid_spread(float("nan"), subset_size=30, num_samples=60, subsets=3) is None
+    assert kid_spread(0.1, subset_size=30, num_samples=60, subsets=3) == 0.1
+
+
+def test_kid_spread_at_half_the_samples_is_the_standard_error_over_independent_sets():
+    # at subset size N/2 the spread over subsets is the delete-half jackknife's standard error of KID on N samples:
+    # it matches the spread of KID over independent sets of N (within 30%)
+    rng = np.random.default_rng(2)
+    n, d = 200, 4
+
+    def draw():
+        return torch.as_tensor(rng.normal(size=(n, d))), torch.as_tensor(rng.normal(size=(n, d)) + 0.3)
+
+    torch.manual_seed(0)
+    full_set = [float(kernel_distance(*draw(), subset_size=n, subsets=1)[0]) for _ in range(60)]
+    spreads = [float(kernel_distance(*draw(), subset_size=kid_subset_size(n, n), subsets=100)[1]) for _ in range(10)]
+    assert np.mean(spreads) == pytest.approx(np.std(full_set), rel=0.3)
+
+
+def test_real_images_at_their_ideal_dequantised_means_score_as_real_images_once_mapped(digits_backbone):
+    # a dequantised Gaussian decoder at its best puts level k at (k + ½)/levels; mapped to the real images' scale
+    # k/(levels − 1), those images must score exactly as the real images themselves
+    raw = torch.as_tensor(load_digits().images, dtype=torch.float32).unsqueeze(1)
+    raw = raw[torch.randperm(len(raw), generator=torch.Generator().manual_seed(0))]
+    reference, other = raw[:898], raw[898:1796]
+    likelihood = GaussianLikelihood(sigma=0.1, dequantize=True)
+    likelihood.bind((1, 8, 8), 17)
+    ideal_means = (other + 0.5) / 17
+    real, _ = digits_backbone(real_intensities(reference, 17))
+    as_real, _ = digits_backbone(real_intensities(other, 17))
+    mapped, _ = digits_backbone(likelihood.to_intensities(ideal_means))
+    torch.testing.assert_close(likelihood.to_intensities(ideal_means), real_intensities(other, 17))
+    assert float(frechet_distance(real, mapped)) == pytest.approx(float(frechet_distance(real, as_real)), rel=1e-6)
+    kids = []
+    for fake in (mapped, as_real):
+        torch.manual_seed(0)
+        kids.append(float(kernel_distance(real, fake, 400, 10)[0]))
+    assert kids[0] == pytest.approx(kids[1], rel=1e-6, abs=1e-12)
+    unmapped, _ = digits_backbone(ideal_means)  # what the VAE's samples were scored as before: a real difference
+    torch.manual_seed(0)
+    assert float(kernel_distance(real, unmapped, 400, 10)[0]) > 2 * kids[1] + 1e-3
 
 
 def test_inception_score_runs_from_one_to_the_number_of_classes(digits_backbone, digit_halves):

@@ -16,8 +16,13 @@ from torch.distributions import Normal
 from lit_gen.callbacks.image_quality import ImageQuality
 from lit_gen.cli import main
 from lit_gen.data import DigitsDataModule
-from lit_gen.metrics.backbones import INCEPTION_WEIGHTS_FILE
-from lit_gen.models import GAN
+from lit_gen.errors import LitGenError
+from lit_gen.evaluation.image_quality import CanEncode, CanSample, Settings, evaluate_image_quality, holds_images
+from lit_gen.features.auto import PRETRAINED
+from lit_gen.features.store import load_classifier
+from lit_gen.metrics.backbones import INCEPTION_WEIGHTS_FILE, DomainBackbone, real_intensities
+from lit_gen.models import GAN, VAE
+from lit_gen.models.likelihoods import GaussianLikelihood
 from lit_gen.samplers import AggregatePosteriorSampler, PriorSampler
 from tests.conftest import CONFIGS
 
@@ -50,6 +55,8 @@ def test_a_digits_vae_reports_prior_and_mixture_scores_with_provenance_and_clean
         assert provenance["samplers"]["fid, kid, is"]["latent"] == "N(0, I)"
         assert provenance["samplers"]["fid_gmm, kid_gmm, is_gmm"]["sampler"] == "aggregate_posterior_gmm"
         assert provenance["reference"]["is"] > 8.5  # real digits: recognisable and varied
+        assert provenance["kid"]["subset_size"] == size // 2  # subsets that differ: a spread that means something
+        assert all(std > 0 for std in provenance["kid"]["std"].values()), provenance["kid"]
     assert not (in_tmp / "cache").exists()
 
     # while fitting, only every 2nd epoch: the epoch-0 row of metrics.csv has no FID, the epoch-1 row has one
@@ -103,7 +110,7 @@ def test_a_run_with_the_inception_backbone_records_it(in_tmp, monkeypatch):
     assert all(isinstance(content["metrics"][f"{split}/fid"], float) for split in ("val", "test"))
     backbone = content["meta"]["image_quality"]["test"]["backbone"]
     assert backbone["name"] == "inception_v3" and backbone["weights"] == str(weights)
-    assert content["meta"]["image_quality"]["test"]["kid"]["subset_size"] == 8
+    assert content["meta"]["image_quality"]["test"]["kid"]["subset_size"] == 4  # half of N = 8
 
 
 @pytest.mark.slow
@@ -167,3 +174,62 @@ def test_mixture_sampler_recovers_the_aggregate_posterior():
     spread = (samples - means[nearest]).std()
     assert spread == pytest.approx(0.3, rel=0.1)
     assert sampler.describe()["fitted_to"].endswith("3000 training examples")
+
+
+# --- the evaluation functions: KID's spread, the samples' scale, what a model can do ------------------------
+
+class TrainingImages:
+    """A 'model' whose samples are training images on the real images' scale: only `sample`, like a GAN."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, data: DigitsDataModule) -> None:
+        self.images = real_intensities(data.raw_split("train"), data.levels)
+
+    def sample(self, num: int) -> torch.Tensor:
+        return self.images[torch.randint(len(self.images), (num,))]
+
+
+@pytest.fixture(scope="module")
+def digits_and_backbone():
+    return DigitsDataModule(), DomainBackbone(load_classifier(next(PRETRAINED.glob("DigitsDataModule-*.pt"))))
+
+
+def test_kid_on_the_digits_test_split_has_a_positive_spread_and_records_its_subset_size(digits_and_backbone):
+    data, backbone = digits_and_backbone
+    settings = Settings(kid_subsets=20)
+    result = evaluate_image_quality(backbone, TrainingImages(data), data, "test", settings)
+    kid = result.provenance["kid"]
+    assert result.provenance["reference"]["num_images"] == 297
+    assert kid["subset_size"] == 148  # half of the 297: subsets differ, so their spread is an uncertainty
+    assert kid["std"]["kid"] > 0 and set(kid["std"]) == {"kid"}  # only `sample`: no mixture sampler
+    assert set(result.metrics) == {"fid", "kid", "is"}
+    assert result.provenance["samplers"]["fid, kid, is"]["sampler"] == "TrainingImages.sample"
+
+
+def test_evaluation_asks_the_model_what_it_can_do(digits_and_backbone):
+    data, backbone = digits_and_backbone
+    gan, vae = GAN(data_shape=(1, 8, 8), levels=17), VAE(data_shape=(1, 8, 8), levels=17)
+    assert isinstance(gan, CanSample) and not isinstance(gan, CanEncode)  # prepare, decode, latent_dim: no encoder
+    assert isinstance(vae, CanEncode) and isinstance(IdentityVAE(), CanEncode)
+    assert not isinstance(object(), CanSample)
+    assert holds_images(data) and not holds_images(None)
+    nothing = type("Nothing", (), {"device": torch.device("cpu")})()
+    with pytest.raises(LitGenError, match="no sample"):
+        evaluate_image_quality(backbone, nothing, data, "val", Settings(num_samples=4))
+
+
+@pytest.mark.parametrize("dequantize", [True, False])
+def test_a_gaussian_vae_decodes_its_best_means_onto_the_real_images_scale(dequantize):
+    data = DigitsDataModule()
+    raw = data.raw_split("test")[:16]
+
+    class Best(torch.nn.Module):  # the decoder's best output for these images: the mean of what prepare() gives
+        def forward(self, z):
+            return (raw + 0.5) / 17 if dequantize else raw / 16
+
+    model = VAE(data_shape=data.data_shape, levels=data.levels, likelihood=GaussianLikelihood(dequantize=dequantize))
+    model.decoder = Best()
+    torch.testing.assert_close(model.decode(torch.zeros(16, model.latent_dim)), real_intensities(raw, 17))
+    torch.testing.assert_close(model.sample(16), real_intensities(raw, 17))
+    torch.testing.assert_close(PriorSampler(model).sample(16), real_intensities(raw, 17))

@@ -16,6 +16,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.trainer.states import TrainerFn
 
 from lit_gen.loggers import log_images
+from lit_gen.metrics.backbones import real_intensities
 from lit_gen.plotting import save_discriminator_figure, save_image_grid, save_samples
 from lit_gen.run.record import run_dir
 
@@ -59,7 +60,9 @@ class SampleImages(Callback):
             return files
         raw = datamodule.raw_split("val")[: self.num_samples // 2].to(pl_module.device)
         x = pl_module.prepare(raw)
-        pairs = torch.stack([x, pl_module.reconstruct(x)], dim=1).flatten(0, 1)  # original, reconstruction, ...
+        # originals as real images are scored, k / (levels − 1): the scale `reconstruct` returns
+        original = x if datamodule.levels is None else real_intensities(raw, datamodule.levels)
+        pairs = torch.stack([original, pl_module.reconstruct(x)], dim=1).flatten(0, 1)  # original, reconstruction, ...
         files["reconstructions"] = folder / f"{stem}_reconstructions.png"
         save_image_grid(pairs, files["reconstructions"], nrow=8)
         files["interpolation"] = folder / f"{stem}_interpolation.png"

@@ -10,6 +10,7 @@ Under DDP, torchmetrics reduces the states across ranks in `compute()`: each ran
 
 from __future__ import annotations
 
+import math
 import warnings
 from contextlib import contextmanager
 
@@ -58,10 +59,24 @@ def frechet_distance(real: Tensor, fake: Tensor) -> Tensor:
 
 
 def kid_subset_size(requested: int, num_samples: int) -> int:
-    """KID's subset size, clamped to the samples there are (torchmetrics raises otherwise)."""
+    """KID's subset size: the requested one, but at most half the samples (and at least 2).
+
+    KID is an unbiased MMD², so its mean over subsets is unbiased at any subset size: a smaller subset costs no
+    bias, only per-subset variance that the mean over subsets largely takes back. The spread over subsets is what
+    the size decides. With every subset the whole set (size N), each subset is a permutation of the same images
+    and the spread is 0, which says nothing. With size N/2 the spread is the delete-half jackknife's standard error
+    of KID on N images (the delete-d jackknife's factor (N − d)/d is 1 at d = N/2; Shao & Wu 1989): an
+    uncertainty of the number reported. Below N/2 (large N) it is the spread of KID on `requested` images."""
     if num_samples < 2:
         raise LitGenError(f"KID needs at least 2 samples per set, got {num_samples}: raise `image_quality.num_samples`")
-    return max(2, min(requested, num_samples))
+    return max(2, min(requested, num_samples // 2))
+
+
+def kid_spread(std: float, subset_size: int, num_samples: int, subsets: int) -> float | None:
+    """KID's spread over subsets, or None where it estimates nothing: one subset, or every subset all N samples."""
+    if subsets < 2 or subset_size >= num_samples or not math.isfinite(std):
+        return None
+    return std
 
 
 def kernel_distance(real: Tensor, fake: Tensor, subset_size: int, subsets: int = 100) -> tuple[Tensor, Tensor]:
@@ -87,11 +102,12 @@ def inception_score(logits: Tensor, splits: int = 1) -> Tensor:
 
 def scores(real: Tensor, fake: Tensor, fake_logits: Tensor, subset_size: int, subsets: int = 100,
            is_splits: int = 1) -> dict[str, Tensor]:
-    """`fid`, `kid` (the mean over subsets), `kid_std` and `is` of generated features against real ones."""
+    """`fid`, `kid` (the mean over subsets), `kid_std` (their spread; `kid_spread` says when it means something)
+    and `is` of generated features against real ones."""
     kid, kid_std = kernel_distance(real, fake, subset_size, subsets)
     return {"fid": frechet_distance(real, fake), "kid": kid, "kid_std": kid_std,
             "is": inception_score(fake_logits, is_splits)}
 
 
-__all__ = ["Precomputed", "frechet_distance", "inception_score", "kernel_distance", "kid_subset_size", "scores",
-           "single_threaded"]
+__all__ = ["Precomputed", "frechet_distance", "inception_score", "kernel_distance", "kid_spread", "kid_subset_size",
+           "scores", "single_threaded"]

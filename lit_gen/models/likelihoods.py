@@ -61,6 +61,11 @@ class Likelihood(nn.Module, ABC):
     def mean(self, decoded: Tensor) -> Tensor:
         """E[x|z], in the space `prepare` maps to (what a sample grid shows)."""
 
+    def to_intensities(self, x: Tensor) -> Tensor:
+        """Values in `prepare`'s space → the scale real images are shown and scored on (level k → k / (levels − 1),
+        as `metrics.backbones.real_intensities`), so samples compare with real images. Here: already that scale."""
+        return x
+
     def discrete_nats_offset(self) -> float | None:
         """Nats to add to −log p(x) to get −log P of the discrete data, or None if that is not a bound here."""
         return None
@@ -97,6 +102,15 @@ class _GaussianBase(Likelihood):
 
     def mean(self, decoded: Tensor) -> Tensor:
         return decoded
+
+    def to_intensities(self, x: Tensor) -> Tensor:
+        if self.levels is None or not self.dequantize:
+            return x  # coordinates, or grey levels that `prepare` already put at k / (levels − 1)
+        # Dequantised, level k fills the bin [k, k + 1)/levels, whose centre (k + ½)/levels (the best mean a decoder
+        # can reach for it) must land where real images put level k, k / (levels − 1). Left as it is, every sample
+        # is shrunk towards grey by (levels − 1)/levels and shifted by ½/levels: on the 17-level digits that alone
+        # doubles KID. Affine, so a mean between two bins lands between their levels' intensities.
+        return (x * self.levels - 0.5) / (self.levels - 1)
 
     def discrete_nats_offset(self) -> float | None:
         if self.levels is not None and self.dequantize:

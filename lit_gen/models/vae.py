@@ -114,10 +114,13 @@ class VAE(GenerativeModel):
         return Normal(mu, (0.5 * log_var).exp())
 
     def decode(self, z: Tensor) -> Tensor:
-        """E[x|z], in data space."""
-        return self.likelihood.mean(self.decoder(z))
+        """E[x|z] on the scale of real images (intensities k / (levels − 1) for images, coordinates otherwise), as a
+        GAN's `decode` gives them: what samples, reconstructions, sample grids and FID/KID/IS use. (For a
+        dequantised Gaussian this is not `prepare`'s space: see `Likelihood.to_intensities`.)"""
+        return self.likelihood.to_intensities(self.likelihood.mean(self.decoder(z)))
 
     def reconstruct(self, x: Tensor) -> Tensor:
+        """Prepared data x → E[x|z] at z = the posterior mean, on `decode`'s scale."""
         return self.decode(self.posterior_params(x)[0])
 
     def current_beta(self) -> float:
