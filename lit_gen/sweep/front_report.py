@@ -49,43 +49,67 @@ def rate_distortion_plot(study, spec: SweepSpec, out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm, Normalize
+    from matplotlib.ticker import ScalarFormatter
     from optuna.trial import TrialState
 
     across, up = plane_axes(spec)
     trials = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    front = sorted(pareto_trials(study), key=lambda t: t.values[across])
+    x_lim, y_lim = view_limits([t.values[across] for t in front], [t.values[up] for t in front],
+                               [t.values[across] for t in trials], [t.values[up] for t in trials])
+    above = [t for t in trials if t.values[up] > y_lim[1]]  # far worse than the front: at the edge, marked ▲
     param = colour_param(spec)
     shade = [t.params.get(param) for t in trials]
-    numeric = all(isinstance(v, (int, float)) for v in shade)
     figure, axis = plt.subplots(figsize=(7.5, 5.5))
     x = [t.values[across] for t in trials]
-    y = [t.values[up] for t in trials]
-    if numeric:
-        positive = min(shade) > 0 and spec.space[param].get("log")
-        norm = (LogNorm if positive else Normalize)(vmin=min(shade), vmax=max(shade) + (max(shade) == min(shade)))
-        points = axis.scatter(x, y, c=shade, cmap="viridis", norm=norm, s=36, zorder=3, edgecolors="none")
-        figure.colorbar(points, ax=axis, label=param.rsplit(".", 1)[-1] + f" ({param})")
+    y = [min(t.values[up], y_lim[1]) for t in trials]
+    markers = ["^" if t in above else "o" for t in trials]
+    if all(isinstance(v, (int, float)) for v in shade):
+        log = min(shade) > 0 and spec.space[param].get("log")
+        norm = (LogNorm if log else Normalize)(vmin=min(shade), vmax=max(shade) + (max(shade) == min(shade)))
+        for marker in set(markers):
+            chosen = [i for i, m in enumerate(markers) if m == marker]
+            points = axis.scatter([x[i] for i in chosen], [y[i] for i in chosen], c=[shade[i] for i in chosen],
+                                  cmap="viridis", norm=norm, s=40, marker=marker, zorder=3, edgecolors="none")
+        bar = figure.colorbar(points, ax=axis, label=f"{param.rsplit('.', 1)[-1]} ({param})")
+        bar.ax.yaxis.set_major_formatter(ScalarFormatter()), bar.ax.yaxis.set_minor_formatter(ScalarFormatter())
     else:
-        axis.scatter(x, y, s=36, zorder=3, label="COMPLETE trials")
-    front = sorted(pareto_trials(study), key=lambda t: t.values[across])
+        axis.scatter(x, y, s=40, zorder=3, label="COMPLETE trials")
+    if above:
+        axis.scatter([], [], marker="^", color="grey", label=f"{len(above)} trial(s) above the scale (▲ at the edge)")
     axis.plot([t.values[across] for t in front], [t.values[up] for t in front], "-", color="tab:red", lw=1.5,
               zorder=2, label=f"Pareto front ({len(front)} trials)")
-    axis.scatter([t.values[across] for t in front], [t.values[up] for t in front], s=90, facecolors="none",
+    axis.scatter([t.values[across] for t in front], [t.values[up] for t in front], s=100, facecolors="none",
                  edgecolors="tab:red", zorder=4)
     if _are_recon_and_kl(spec, across, up):
-        _equal_elbo_lines(axis, x, y)
+        _equal_elbo_lines(axis, x_lim, y_lim)
     beta = next((p for p in spec.space if p.endswith(".beta") or p == "beta"), None)
     if beta is not None:
         unit = min(trials, key=lambda t: abs(math.log(max(float(t.params[beta]), 1e-12))))
-        axis.scatter([unit.values[across]], [unit.values[up]], marker="*", s=260, color="gold", edgecolors="k",
-                     zorder=5, label=f"β = {short_value(unit.params[beta])} (closest to 1): trial {unit.number}")
+        axis.scatter([unit.values[across]], [min(unit.values[up], y_lim[1])], marker="*", s=260, color="gold",
+                     edgecolors="k", zorder=5,
+                     label=f"β = {short_value(unit.params[beta])} (closest to 1): trial {unit.number}")
+    axis.set_xlim(*x_lim), axis.set_ylim(*y_lim)
     axis.set_xlabel(f"rate: {spec.objectives[across]} (nats)")
     axis.set_ylabel(f"distortion: {spec.objectives[up]} (nats)")
     axis.set_title(f"{spec.name}: {len(trials)} trials in the rate–distortion plane")
-    axis.legend(fontsize=8, loc="upper right")
+    axis.legend(fontsize=8, loc="best")
     figure.tight_layout()
     figure.savefig(out, dpi=110)
     plt.close(figure)
     return out
+
+
+def view_limits(front_x, front_y, all_x, all_y) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The box drawn: every trial across; up, the front and the trials within twice its height above it (a
+    trial far above, e.g. a tiny σ with a tiny latent space, would squash the front into a line)."""
+    low, high = min(front_y), max(front_y)
+    ceiling = high + 2 * max(high - low, 1.0)
+    shown = [v for v in all_y if v <= ceiling]
+    y_low, y_high = min(shown), max(shown)
+    x_low, x_high = min(all_x), max(all_x)
+    pad_x, pad_y = 0.06 * max(x_high - x_low, 1e-3), 0.06 * max(y_high - y_low, 1e-3)
+    return (x_low - pad_x, x_high + pad_x), (y_low - pad_y, y_high + pad_y)
 
 
 def _are_recon_and_kl(spec: SweepSpec, across: int, up: int) -> bool:
@@ -94,20 +118,18 @@ def _are_recon_and_kl(spec: SweepSpec, across: int, up: int) -> bool:
     return "kl" in names[across] and "recon" in names[up]
 
 
-def _equal_elbo_lines(axis, x: list[float], y: list[float]) -> None:
-    """recon + KL = c: −ELBO constant, a line of slope −1; a few values of c over the trials' range."""
+def _equal_elbo_lines(axis, x_lim: tuple[float, float], y_lim: tuple[float, float], count: int = 6) -> None:
+    """recon + KL = c (the ELBO constant): lines of slope −1, `count` values of c evenly across the box."""
     import numpy as np
 
-    totals = [a + b for a, b in zip(x, y, strict=True)]
-    low, high = min(totals), max(totals)
-    x_range = np.linspace(min(x) - 0.05 * (max(x) - min(x) + 1), max(x) + 0.05 * (max(x) - min(x) + 1), 50)
-    y_lim = (min(y) - 0.05 * (max(y) - min(y) + 1), max(y) + 0.05 * (max(y) - min(y) + 1))
-    for index, c in enumerate(np.linspace(low, high, 5)):
-        axis.plot(x_range, c - x_range, "--", color="grey", lw=0.8, zorder=1,
+    across = np.linspace(*x_lim, 50)
+    for index, c in enumerate(np.linspace(x_lim[0] + y_lim[0], x_lim[1] + y_lim[1], count + 2)[1:-1]):
+        axis.plot(across, c - across, "--", color="grey", lw=0.8, zorder=1,
                   label="equal ELBO: recon + KL = const" if index == 0 else None)
-        axis.annotate(f"−ELBO {c:.3g}", (x_range[-1], c - x_range[-1]), fontsize=7, color="grey",
-                      ha="right", va="bottom", annotation_clip=True)
-    axis.set_ylim(*y_lim)
+        inside = across[(c - across >= y_lim[0]) & (c - across <= y_lim[1])]  # label the line where it is seen
+        if len(inside):
+            middle = inside[len(inside) // 2]
+            axis.annotate(f"−ELBO {c:.3g}", (middle, c - middle), fontsize=7, color="grey", rotation=-25)
 
 
 def front_samples_plot(study, spec: SweepSpec, out: Path) -> Path | None:
