@@ -218,3 +218,25 @@ def test_a_small_real_sweep_ends_with_a_front_samples_along_it_and_a_diverged_tr
 
     image = matplotlib.image.imread(out)
     assert image.shape[0] > 100 and image[..., :3].std() > 0.05
+
+
+def test_wandb_gets_a_column_per_objective_and_the_front_in_its_summary(front_study):
+    from lit_gen.sweep.results import trial_rows
+    from lit_gen.sweep.wandb_report import pareto_summary, trials_table, with_objectives
+
+    spec, study = front_study
+    columns, rows = trials_table(with_objectives(trial_rows(study), spec.objectives))
+    recon, kl = columns.index("objective/val/recon"), columns.index("objective/val/kl")
+    assert [(r[recon], r[kl]) for r in rows] == [(r, k) for _, r, k in TRIALS]  # the diverged trial: None, None
+    assert pareto_summary(pareto_trials(study), spec.objectives)[1] == {
+        "number": 1, "val/recon": 20.0, "val/kl": 15.0, SIGMA: 0.1}
+
+
+def test_a_multi_objective_study_reads_back_from_sqlite(tmp_path):
+    spec = load_spec(multi_spec(tmp_path, storage=f"sqlite:///{tmp_path / 'study.db'}"))
+    study, _, _ = open_study_and_storage(spec)
+    for values in ([1.0, 3.0], [2.0, 2.0], [3.0, 3.0]):
+        study.tell(study.ask(spec.distributions()), values)
+    again, _, _ = open_study_and_storage(spec, create=False)
+    assert [t.number for t in pareto_trials(again)] == [0, 1]
+    assert [d.name for d in again.directions] == ["MINIMIZE", "MINIMIZE"]

@@ -133,7 +133,13 @@ def main(argv: list[str]) -> None:
             from lit_gen.sweep.results import trial_rows
             from lit_gen.sweep.wandb_report import write_sweep_summary_run
 
-            run = write_sweep_summary_run(spec.name, trial_rows(study), out, None, None)
+            front = None
+            if spec.multi_objective:
+                from lit_gen.sweep.objectives import pareto_trials
+                from lit_gen.sweep.wandb_report import pareto_summary
+
+                front = pareto_summary(pareto_trials(study), spec.objectives)
+            run = write_sweep_summary_run(spec.name, trial_rows(study), out, None, None, spec.objectives, front)
             print(f"W&B summary run in {run}")
             if run.name.startswith("offline-run-"):
                 print(f"upload it with: wandb sync {run}")
