@@ -187,6 +187,7 @@ def test_the_end_record_carries_every_objective_and_a_nan_is_a_divergence(tmp_pa
     end = _complete(tmp_path, ["val/recon", "val/kl"], 1.0, 3)
     assert end.state == "diverged" and "val/kl = nan" in end.reason
     write_trial_end(tmp_path, end)  # JSON has no NaN: written as text, read back as a float
+    json.loads((tmp_path / "trial_end.json").read_text(), parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
     back = read_trial_end(tmp_path)
     assert back.values[0] == -12.5 and math.isnan(back.values[1])
     assert _complete(tmp_path, ["val/recon", "val/typo"], 1.0, 3).state == "failed"
