@@ -241,3 +241,20 @@ def test_a_multi_objective_study_reads_back_from_sqlite(tmp_path):
     again, _, _ = open_study_and_storage(spec, create=False)
     assert [t.number for t in pareto_trials(again)] == [0, 1]
     assert [d.name for d in again.directions] == ["MINIMIZE", "MINIMIZE"]
+
+
+def test_a_retried_trial_keeps_its_slot_and_reaches_the_front_under_its_slot(tmp_path):
+    from lit_gen.sweep.faults import TrialFaults
+
+    spec = load_spec(multi_spec(tmp_path))
+    study, storage, _ = open_study_and_storage(spec)
+    faults = TrialFaults(study, storage, storage.get_study_id_from_name(spec.name), spec.faults)
+    first = study.ask(spec.distributions())
+    faults.fail_and_retry(storage.get_trial(first._trial_id), "stale", "no heartbeat")  # its worker died
+    retry = study.ask(spec.distributions())
+    assert retry.params == first.params
+    study.tell(retry, [1.0, 2.0])
+    lines = status_text(study, spec, 1).splitlines()
+    assert lines[0] == "sweep test_sweep: 1/1 done — 1 COMPLETE"
+    assert any(line.startswith("  trial 1 (slot 0, retry 1): val/recon = 1, val/kl = 2 (") for line in lines)
+    assert slot_counts(study.get_trials(deepcopy=False), spec.faults.max_retries).done == 1
