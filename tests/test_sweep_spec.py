@@ -15,7 +15,7 @@ from tests.conftest import REPO
 from tests.sweep_helpers import write_spec
 
 
-@pytest.mark.parametrize("name", ["quickstart", "vae_sigma_digits", "gan_grid25"])
+@pytest.mark.parametrize("name", ["quickstart", "vae_sigma_digits", "gan_grid25", "rate_distortion_digits"])
 def test_the_shipped_sweeps_load(name):
     spec = load_spec(REPO / "sweeps" / f"{name}.yaml")
     assert spec.n_trials >= 1 and spec.distributions()

@@ -101,15 +101,26 @@ class SweepTrial(Callback):
         if self.pruned is not None:
             end = TrialEnd("pruned", self.pruned["value"], self.pruned["reason"], seconds, epoch)
         else:
-            end = _complete(Path(folder), self.identity.metric, seconds, epoch)
+            end = _complete(Path(folder), self.identity.metrics or [self.identity.metric], seconds, epoch)
         write_trial_end(folder, end)
 
 
-def _complete(folder: Path, metric: str, seconds: float, epoch: int) -> TrialEnd:
+def _complete(folder: Path, objectives: list[str], seconds: float, epoch: int) -> TrialEnd:
+    """The end record of a fit that ran to its end: the value of each objective in its metrics.json. With several
+    objectives, a value that is not finite is a divergence (recorded, never on the front: `sweep.objectives`); a
+    missing key, or a single objective that is not finite, a failure."""
     metrics = read_metrics(folder)["metrics"]
-    value = metrics.get(metric)
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
+    values = [metrics.get(metric) for metric in objectives]
+    missing = [m for m, v in zip(objectives, values, strict=True) if not isinstance(v, (int, float))]
+    several = len(objectives) > 1
+    if missing or (not several and not math.isfinite(values[0])):
         found = ", ".join(sorted(metrics)) or "none"
-        return TrialEnd("failed", reason=f"metric {metric!r} is not a finite number in {folder}/metrics.json "
-                                         f"(keys: {found}); check the sweep's `metric`", seconds=seconds, epoch=epoch)
-    return TrialEnd("complete", float(value), seconds=seconds, epoch=epoch)
+        return TrialEnd("failed", reason=f"metric {(missing or objectives)[0]!r} is not a finite number in "
+                                         f"{folder}/metrics.json (keys: {found}); check the sweep's `metric`",
+                        seconds=seconds, epoch=epoch)
+    values = [float(v) for v in values]
+    if several and not all(math.isfinite(v) for v in values):
+        shown = ", ".join(f"{m} = {v}" for m, v in zip(objectives, values, strict=True))
+        return TrialEnd("diverged", values[0], f"an objective is not finite at the end: {shown}", seconds, epoch,
+                        values=values)
+    return TrialEnd("complete", values[0], seconds=seconds, epoch=epoch, values=values if several else None)

@@ -34,6 +34,8 @@ class TrialIdentity:
     params: dict[str, Any] = field(default_factory=dict)  # the sampled values, by dotted config path
     #: the sweep's metric: the value this fit's end record carries (a key of its metrics.json)
     metric: str = ""
+    #: every objective of a multi-objective sweep, `metric` first (empty: `metric` alone); the end record has each
+    metrics: list[str] = field(default_factory=list)
     #: pruning: where intermediate values come from and how the pruner is built (None: no pruning in this fit)
     report: dict[str, Any] | None = None
 

@@ -1,7 +1,8 @@
 """How a sweep trial's fit ended, told by the fit itself: one small JSON file its driver reads.
 
 The trial process writes `trial_end.json` in its run directory as its last act: the state (`complete`, `pruned`,
-`diverged`, `failed`), the value of the sweep's metric (for `complete` and `pruned`), the reason in one line, and
+`diverged`, `failed`), the value of the sweep's metric (for `complete` and `pruned`) and, for a sweep of several
+objectives, the value of each in `values` (`value` is the first), the reason in one line, and
 the seconds its work took (trainer start to the end of the final evaluation). A process that dies without writing
 it (SIGKILL, a lost node, a segfault) leaves none: the driver then knows only the exit code, and shows the end of
 the trial's log to the person reading the failure.
@@ -25,6 +26,7 @@ class TrialEnd:
     reason: str = ""  # one line: why it was pruned, diverged or failed
     seconds: float | None = None  # the work: trainer start to the end of the final evaluation
     epoch: int | None = None  # the epoch the fit ended in
+    values: list[float] | None = None  # every objective of a multi-objective sweep, in the sweep's order
 
     def __post_init__(self) -> None:
         if self.state not in STATES:
@@ -34,8 +36,9 @@ class TrialEnd:
 def write_trial_end(folder: Path, end: TrialEnd) -> None:
     """Write the record atomically (a reader never sees half a file). Rank 0 only."""
     content = asdict(end)
-    if content["value"] is not None and not math.isfinite(content["value"]):
-        content["value"] = str(content["value"])  # JSON has no NaN
+    content["value"] = _json_number(content["value"])
+    if content["values"] is not None:
+        content["values"] = [_json_number(v) for v in content["values"]]
     path = Path(folder) / FILENAME
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(content, indent=2) + "\n")
@@ -50,7 +53,14 @@ def read_trial_end(folder: Path) -> TrialEnd | None:
     content = json.loads(path.read_text())
     if isinstance(content.get("value"), str):
         content["value"] = float(content["value"])
+    if content.get("values") is not None:
+        content["values"] = [float(v) for v in content["values"]]
     return TrialEnd(**content)
+
+
+def _json_number(value: float | None) -> float | str | None:
+    """JSON has no NaN or infinity: those are written as text ("nan", "inf") and read back as floats."""
+    return str(value) if value is not None and not math.isfinite(value) else value
 
 
 def clear_trial_end(folder: Path) -> None:

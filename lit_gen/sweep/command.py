@@ -2,7 +2,7 @@
 
     lit-gen sweep run SPEC [--workers N] [--n_trials N] [--storage URL]
     lit-gen sweep status SPEC
-    lit-gen sweep best SPEC [--export best.yaml [--replay]]
+    lit-gen sweep best SPEC [--export best.yaml|DIR [--replay]] [--pick 'val/kl<=20']
     lit-gen sweep report SPEC [--out DIR] [--wandb]
     lit-gen sweep submit SPEC --cluster slurm/PROFILE.yaml [--workers W] [--n_trials N] [--storage URL] [--dry_run]
     lit-gen sweep cancel SPEC
@@ -41,9 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="write the best trial's config for `lit-gen fit --config OUT.yaml`: full training with its "
                            "values, i.e. the sweep's trial limits (limits.max_epochs, limits.wall_time) removed and "
                            "the experiment's own trainer.max_epochs/max_time back; the sweep's fixed overrides stay, "
-                           "the pruning hook is never in it")
+                           "the pruning hook is never in it; for a sweep of several metrics, a folder: one config per "
+                           "Pareto trial")
     best.add_argument("--replay", action="store_true",
                       help="with --export: keep the trial's limits instead, to re-run the trial exactly as it ran")
+    best.add_argument("--pick", default=None, metavar="'METRIC<=BOUND'",
+                      help="the trial best in the first objective among those that satisfy a constraint on an "
+                           "objective or another metric of their metrics.json, e.g. 'val/kl<=20' (with --export: "
+                           "its config). Without it, a sweep of several metrics shows its Pareto front and "
+                           "--export DIR writes one config per Pareto trial")
     report = command("report", "PNG plots and a CSV of the trials")
     report.add_argument("--out", type=Path, default=None, help="folder (default: <sweep dir>/report)")
     report.add_argument("--wandb", action="store_true", help="also write a W&B summary run with a table of trials")
@@ -97,13 +103,26 @@ def main(argv: list[str]) -> None:
 
             print(jobs_text(spec.sweep_dir))
     elif args.command == "best":
+        from lit_gen.sweep import export
         from lit_gen.sweep.driver import print_best
 
-        print_best(study, spec)
-        if args.export:
-            from lit_gen.sweep.export import export_best
+        if args.pick:
+            from lit_gen.sweep.objectives import pick, values_text
+            from lit_gen.sweep.slots import trial_label
 
-            print(export_best(study, spec, args.export, full=not args.replay).summary())
+            chosen = pick(study, spec, args.pick)
+            print(f"picked {trial_label(chosen)} ({args.pick}, best {spec.metric}): {values_text(spec, chosen.values)}")
+            if args.export:
+                what = f"{trial_label(chosen)} (picked: {args.pick})"
+                print(export.export_trial(spec, chosen, args.export, not args.replay, what,
+                                          f"{spec.name}-trial-{chosen.number}").summary())
+            return
+        print_best(study, spec)
+        if args.export and spec.multi_objective:
+            for exported in export.export_front(study, spec, args.export, full=not args.replay):
+                print(exported.summary())
+        elif args.export:
+            print(export.export_best(study, spec, args.export, full=not args.replay).summary())
     elif args.command == "report":
         from lit_gen.sweep.report import write_report
 
@@ -114,7 +133,13 @@ def main(argv: list[str]) -> None:
             from lit_gen.sweep.results import trial_rows
             from lit_gen.sweep.wandb_report import write_sweep_summary_run
 
-            run = write_sweep_summary_run(spec.name, trial_rows(study), out, None, None)
+            front = None
+            if spec.multi_objective:
+                from lit_gen.sweep.objectives import pareto_trials
+                from lit_gen.sweep.wandb_report import pareto_summary
+
+                front = pareto_summary(pareto_trials(study), spec.objectives)
+            run = write_sweep_summary_run(spec.name, trial_rows(study), out, None, None, spec.objectives, front)
             print(f"W&B summary run in {run}")
             if run.name.startswith("offline-run-"):
                 print(f"upload it with: wandb sync {run}")

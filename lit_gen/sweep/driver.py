@@ -56,12 +56,14 @@ def open_study_and_storage(spec: SweepSpec, storage: str | None = None, workers:
             raise LitGenError(f"no study {spec.name!r} in {masked(url)} yet: start it with `lit-gen sweep run "
                               f"{spec.path}`") from None
     study = optuna.create_study(study_name=spec.name, storage=backend, sampler=spec.build_sampler(),
-                                pruner=spec.build_pruner(), direction=spec.direction, load_if_exists=True)
+                                pruner=spec.build_pruner(), directions=spec.objective_directions,
+                                load_if_exists=True)
     if worker_id is not None or study.get_trials(deepcopy=False):
         study.sampler = spec.build_sampler(salt=worker_id or default_worker_id())
-    if study.direction.name.lower() != spec.direction:
-        raise LitGenError(f"study {spec.name!r} in {masked(url)} was created to {study.direction.name.lower()}, "
-                          f"the sweep file says {spec.direction}: give the sweep another `name`")
+    found = [d.name.lower() for d in study.directions]
+    if found != spec.objective_directions:
+        raise LitGenError(f"study {spec.name!r} in {masked(url)} was created to {', '.join(found)}, the sweep file "
+                          f"says {', '.join(spec.objective_directions)}: give the sweep another `name`")
     return study, backend, url
 
 
@@ -156,7 +158,10 @@ def check_config(spec: SweepSpec) -> None:
 def print_best(study, spec: SweepSpec) -> None:
     """The end of `sweep run` (and `sweep best`): the best trial by the number that produced it, and what next."""
     lines = best_lines(study, spec)
-    if lines[0].startswith("best trial"):
+    if spec.multi_objective and not lines[0].startswith("Pareto front: none"):
+        lines.append(f"  export each: lit-gen sweep best {spec.path} --export front/ (or --pick 'METRIC<=BOUND' "
+                     "--export pick.yaml)")
+    elif lines[0].startswith("best trial"):
         lines.append(f"  train it in full: lit-gen sweep best {spec.path} --export best.yaml && "
                      "lit-gen fit --config best.yaml")
     print("\n".join(lines), flush=True)

@@ -1,4 +1,5 @@
 """`lit-gen sweep best --export`: the best trial's config, for full training (default) or as a replay of the trial.
+(A sweep of several objectives: one config per Pareto trial, or the trial `--pick` names; objectives.py.)
 
 A trial trains under the sweep's `limits` (`trainer.max_epochs`, and `trainer.max_time` from `limits.wall_time`):
 short on purpose, to compare many values. What a user wants next is the experiment trained in full with the best
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 
 from lit_gen.errors import LitGenError
+from lit_gen.sweep.objectives import pareto_trials, values_text
 from lit_gen.sweep.results import best_run_dir
 from lit_gen.sweep.slots import trial_label
 from lit_gen.sweep.spec import SweepSpec
@@ -31,14 +33,16 @@ class Exported:
     full: bool
     trial_limits: dict[str, Any]  # what the trial ran with
     written_limits: dict[str, Any]  # what the exported config says
+    trial: str = "the best trial"  # which trial it is: the best, a Pareto trial, the picked one
 
     def summary(self) -> str:
         """One line: which variant was written, and how to run it."""
+        values = "the best values" if self.trial == "the best trial" else f"the values of {self.trial}"
         if self.full:
-            what = (f"full training with the best values: {_limits(self.written_limits)}, as the experiment says "
+            what = (f"full training with {values}: {_limits(self.written_limits)}, as the experiment says "
                     f"(the trial: {_limits(self.trial_limits)})")
         else:
-            what = f"a replay of the best trial with the sweep's limits: {_limits(self.written_limits)}"
+            what = f"a replay of {self.trial} with the sweep's limits: {_limits(self.written_limits)}"
         return f"wrote {self.path}, {what}; train it with: lit-gen fit --config {self.path}"
 
 
@@ -49,11 +53,27 @@ def export_best(study, spec: SweepSpec, out: Path, full: bool = True) -> Exporte
 
     if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
         raise LitGenError(f"sweep {spec.name} has no COMPLETE trial yet: nothing to export")
-    best = study.best_trial
-    run_dir = best_run_dir(best)
+    return export_trial(spec, study.best_trial, out, full, "the best trial", f"{spec.name}-best")
+
+
+def export_front(study, spec: SweepSpec, out_dir: Path, full: bool = True) -> list[Exported]:
+    """A sweep of several objectives: one config per trial of the Pareto front, `OUT_DIR/trial-<n>.yaml`."""
+    front = pareto_trials(study)
+    if not front:
+        raise LitGenError(f"sweep {spec.name} has no COMPLETE trial yet: nothing to export")
+    if out_dir.suffix in (".yaml", ".yml"):
+        raise LitGenError(f"--export {out_dir}: a sweep of several metrics writes one config per Pareto trial; give "
+                          "a folder (e.g. --export front/), or --pick 'METRIC<=BOUND' for one file")
+    return [export_trial(spec, trial, out_dir / f"trial-{trial.number}.yaml", full, f"Pareto {trial_label(trial)}",
+                         f"{spec.name}-trial-{trial.number}") for trial in front]
+
+
+def export_trial(spec: SweepSpec, trial, out: Path, full: bool, what: str, run_name: str) -> Exported:
+    """Write `trial`'s resolved config (`what` it is, for the header) to run afresh as `run_name`."""
+    run_dir = best_run_dir(trial)
     if run_dir is None or not (Path(run_dir) / "config.yaml").is_file():
-        raise LitGenError(f"the best trial's config.yaml is missing (looked in {run_dir}); is the sweep directory "
-                          "on this machine?")
+        raise LitGenError(f"the config.yaml of {trial_label(trial)} is missing (looked in {run_dir}); is the sweep "
+                          "directory on this machine?")
     config = yaml.safe_load((Path(run_dir) / "config.yaml").read_text())
     config.pop("run_dir", None)  # write a fresh run directory, not into the trial's
     config.pop("ckpt_path", None)  # a retried trial resumed from its slot's checkpoint; this run starts afresh
@@ -62,7 +82,7 @@ def export_best(study, spec: SweepSpec, out: Path, full: bool = True) -> Exporte
     trial_limits = {key: trainer.get(key) for key in LIMIT_KEYS}
     if full:
         trainer.update(experiment_limits(spec))
-    run_name = f"{spec.name}-best" + ("" if full else "-replay")
+    run_name += "" if full else "-replay"
     loggers = trainer.get("logger")
     for logger in loggers if isinstance(loggers, list) else [loggers]:
         if isinstance(logger, dict) and isinstance(logger.get("init_args"), dict):
@@ -73,13 +93,14 @@ def export_best(study, spec: SweepSpec, out: Path, full: bool = True) -> Exporte
                 args["name"] = run_name
             if args.get("version") == "":
                 args["version"] = None
-    exported = Exported(out, full, trial_limits, {key: trainer.get(key) for key in LIMIT_KEYS})
-    se = best.user_attrs.get("value_se")
+    exported = Exported(out, full, trial_limits, {key: trainer.get(key) for key in LIMIT_KEYS}, what)
+    se = trial.user_attrs.get("value_se")
     spread = f" ± {se:.2g} over seeds {spec.seeds}" if se is not None else ""
-    header = [f"# {'Full training with the values' if full else 'A replay'} of the best trial of sweep {spec.name} "
-              f"({spec.path}): {trial_label(best)}",
-              f"# {spec.metric} = {best.value:.6g}{spread} in the sweep",
-              *[f"#   {k} = {v}" for k, v in best.params.items()],
+    scores = values_text(spec, trial.values) if spec.multi_objective else f"{spec.metric} = {trial.value:.6g}{spread}"
+    header = [f"# {'Full training with the values' if full else 'A replay'} of {what} of sweep {spec.name} "
+              f"({spec.path}): {trial_label(trial)}",
+              f"# {scores} in the sweep",
+              *[f"#   {k} = {v}" for k, v in trial.params.items()],
               f"# trainer: {_limits(exported.written_limits)}"
               + (" (the experiment's own, not the sweep's limits)" if full else " (the sweep's limits)"),
               "# Run: lit-gen fit --config " + str(out)]

@@ -26,6 +26,7 @@ class FitOutcome:
     message: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     fit_seconds: float | None = None  # the work: trainer start to the end of the final evaluation
+    values: list[float] | None = None  # each objective of the sweep (complete: `value` is the first)
 
 
 def format_value(value: Any) -> str:
@@ -92,7 +93,8 @@ def outcome_of(exit_code: int, run_dir: Path, log_path: Path) -> FitOutcome:
     if end is None:
         return FitOutcome("crashed", message=f"exit code {exit_code}; end of {log_path}:\n{log_tail(log_path)}")
     if end.state == "complete":
-        return FitOutcome("complete", end.value, metrics=read_metrics(run_dir)["metrics"], fit_seconds=end.seconds)
+        return FitOutcome("complete", end.value, metrics=read_metrics(run_dir)["metrics"], fit_seconds=end.seconds,
+                          values=end.values or [end.value])
     if end.state == "pruned":
         return FitOutcome("pruned", end.value, end.reason, fit_seconds=end.seconds)
     if end.state == "diverged":

@@ -5,7 +5,8 @@
 - `slice.png`: the metric against each swept value;
 - `tradeoff_<param>.png`: for a swept decoder σ, the best checkpoints' recon and KL against σ — the balance σ sets
   (small σ: sharp reconstructions, a large KL and a poor prior match);
-- `trials.csv`: one row per trial: number, state, value, values, attempts, epochs, run directory.
+- `rate_distortion.png`, `front_samples.png`: a sweep of several objectives, its Pareto front (front_report.py);
+- `trials.csv`: one row per trial: number, state, value(s), attempts, epochs, run directory.
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ def write_report(study, spec: SweepSpec, out_dir: Path) -> list[Path]:
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     if not complete:
         raise LitGenError(f"sweep {spec.name} has no COMPLETE trial yet; trials.csv is in {out_dir}")
-    plots = {"history.png": lambda: ov.plot_optimization_history(study, target_name=spec.metric),
-             "slice.png": lambda: ov.plot_slice(study, target_name=spec.metric)}
+    # a study of several objectives: Optuna's single-objective plots of the first one
+    first = {"target": (lambda t: t.values[0]) if spec.multi_objective else None, "target_name": spec.metric}
+    plots = {"history.png": lambda: ov.plot_optimization_history(study, **first),
+             "slice.png": lambda: ov.plot_slice(study, **first)}
     if len(complete) >= 2 and len(spec.space) >= 1:
-        plots["importances.png"] = lambda: ov.plot_param_importances(study, target_name=spec.metric)
+        plots["importances.png"] = lambda: ov.plot_param_importances(study, **first)
     for name, make in plots.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
@@ -50,6 +53,10 @@ def write_report(study, spec: SweepSpec, out_dir: Path) -> list[Path]:
         figure.savefig(out_dir / name, dpi=110)
         plt.close(figure)
         written.append(out_dir / name)
+    if spec.multi_objective:
+        from lit_gen.sweep.front_report import write_front_figures
+
+        written += write_front_figures(study, spec, out_dir)
     for path in spec.space:
         if path.endswith("sigma"):
             written.append(_tradeoff_plot(complete, path, out_dir / f"tradeoff_{path.split('.')[-1]}.png", plt))
@@ -80,11 +87,12 @@ def _write_csv(study, spec: SweepSpec, out: Path) -> Path:
     params = list(spec.space)
     with open(out, "w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["number", "root_number", "attempt", "state", spec.metric, "value_se", *params,
+        writer.writerow(["number", "root_number", "attempt", "state", *spec.objectives, "value_se", *params,
                          "epochs_reported", "duration_s", "failure", "run_dir"])
         for r in rows:
             attrs = r["user_attrs"]
-            writer.writerow([r["number"], r["root_number"], r["attempt"], r["state"], r["value"],
+            writer.writerow([r["number"], r["root_number"], r["attempt"], r["state"],
+                             *(r["values"] or [None] * len(spec.objectives)),
                              attrs.get("value_se"), *[r["params"].get(p) for p in params], r["epochs_reported"],
                              round(r["duration"], 1) if r["duration"] is not None else None,
                              r["failure"] or attrs.get("pruned") or attrs.get("diverged"),

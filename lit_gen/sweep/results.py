@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from lit_gen.sweep.faults import failure_of, lineage
-from lit_gen.sweep.slots import slots_of, trial_label
+from lit_gen.sweep.objectives import pareto_trials, values_text
+from lit_gen.sweep.slots import is_done, slots_of, trial_label
 from lit_gen.sweep.spec import SweepSpec
 
 
@@ -25,7 +26,8 @@ def trial_rows(study, max_retries: int | None = None) -> list[dict[str, Any]]:
             "attempt": attempt,
             "state": t.state.name,
             "failure": failure_of(t, max_retries) if t.state.name == "FAIL" else None,
-            "value": t.value if t.values else None,
+            "value": t.values[0] if t.values else None,  # the first objective (`t.value` refuses several)
+            "values": list(t.values) if t.values else None,
             "params": dict(t.params),
             "user_attrs": dict(t.user_attrs),
             "epochs_reported": len(t.intermediate_values),
@@ -44,7 +46,7 @@ def status_text(study, spec: SweepSpec, n_trials: int) -> str:
     max_retries = spec.faults.max_retries
     slots, surplus = slots_of(trials)
     states = Counter(slot.state for slot in slots)
-    done = states["COMPLETE"] + states["PRUNED"]
+    done = sum(is_done(slot.last) for slot in slots)
     lines = [f"sweep {spec.name}: {done}/{n_trials} done — " + ", ".join(f"{n} {s}" for s, n in sorted(states.items()))]
     retried = [slot for slot in slots if len(slot.attempts) > 1]
     notes = []
@@ -88,6 +90,8 @@ def best_lines(study, spec: SweepSpec) -> list[str]:
     and its run directory; for `sweep status`, `sweep best` and the end of `sweep run`."""
     from optuna.trial import TrialState
 
+    if spec.multi_objective:
+        return pareto_lines(study, spec)
     if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
         return [f"best: none (no trial of sweep {spec.name} has completed)"]
     best = study.best_trial
@@ -97,6 +101,20 @@ def best_lines(study, spec: SweepSpec) -> list[str]:
     run_dir = best_run_dir(best)
     if run_dir is not None:
         lines.append(f"  run directory: {run_dir}")
+    return lines
+
+
+def pareto_lines(study, spec: SweepSpec) -> list[str]:
+    """The Pareto set of a sweep of several objectives, along the front: each trial's values and parameters."""
+    front = pareto_trials(study)
+    if not front:
+        return [f"Pareto front: none (no trial of sweep {spec.name} has completed)"]
+    complete = sum(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False))
+    goals = ", ".join(f"{d} {m}" for m, d in zip(spec.objectives, spec.objective_directions, strict=True))
+    lines = [f"Pareto front: {len(front)} of {complete} COMPLETE trials ({goals}), by {spec.objectives[0]}:"]
+    for trial in front:
+        params = ", ".join(f"{k.rsplit('.', 1)[-1]}={short_value(v)}" for k, v in trial.params.items())
+        lines.append(f"  {trial_label(trial)}: {values_text(spec, trial.values)} ({params})")
     return lines
 
 

@@ -21,17 +21,27 @@ from lit_gen.sweep.faults import failure_of, lineage
 
 @dataclass(frozen=True)
 class SlotCounts:
-    done: int  # COMPLETE + PRUNED: what n_trials counts
+    done: int  # COMPLETE + PRUNED (+ diverged trials of several objectives, `is_done`): what n_trials counts
     running: int
     waiting: int  # enqueued values and retries, not yet taken by a worker
     crashed: int  # FAIL that counts against the sweep (not stale, interrupted or surplus trials)
+
+
+def is_done(trial) -> bool:
+    """Whether a trial holds a finished slot: COMPLETE, PRUNED, or a trial of several objectives that diverged, FAIL
+    only because Optuna has no PRUNED with values for those (objectives.py): an answer about its values all the
+    same, which a retry would repeat."""
+    from optuna.trial import TrialState
+
+    return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
+        trial.state == TrialState.FAIL and trial.user_attrs.get("failure") == "diverged")
 
 
 def slot_counts(trials, max_retries: int) -> SlotCounts:
     from optuna.trial import TrialState
 
     return SlotCounts(
-        done=sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials),
+        done=sum(is_done(t) for t in trials),
         running=sum(t.state == TrialState.RUNNING for t in trials),
         waiting=sum(t.state == TrialState.WAITING for t in trials),
         crashed=sum(t.state == TrialState.FAIL and failure_of(t, max_retries) in ("crashed", "timed_out", "gave_up")
@@ -43,8 +53,7 @@ def is_surplus(number: int, trials, n_trials: int) -> bool:
     """Whether trial `number` ranks past `n_trials` among the trials holding a slot."""
     from optuna.trial import TrialState
 
-    holders = sorted(t.number for t in trials if t.state in (
-        TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING))
+    holders = sorted(t.number for t in trials if is_done(t) or t.state in (TrialState.RUNNING, TrialState.WAITING))
     return number in holders and holders.index(number) >= n_trials
 
 

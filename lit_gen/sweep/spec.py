@@ -4,7 +4,7 @@
     config: ../configs/experiments/vae_digits.yaml   # base experiment, relative to this file (or a list)
     overrides: [--trainer.enable_progress_bar=false]  # fixed for every trial
     metric: val/nll_iw                               # a key of the trial's metrics.json (best checkpoint)
-    direction: minimize
+    direction: minimize                              # or a Pareto front of several (objectives.py): metrics: [...]
     n_trials: 20                                     # trials that end COMPLETE or PRUNED
     space:                                           # any config value, by its dotted path
       model.init_args.likelihood.init_args.sigma: {type: float, low: 0.02, high: 0.5, log: true}
@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lit_gen.errors import LitGenError
+from lit_gen.sweep.objectives import check_objectives, objectives_of
 from lit_gen.typed_yaml import describe_type, nearest, one_line, parse_typed, read_mapping, unknown_key
 
 DISTRIBUTION_KEYS = {
@@ -67,7 +68,8 @@ class FaultPolicy:
 class SweepSpec:
     path: Path  # the sweep file itself (not one of its keys)
     config: str | list[str] = field(metadata={"missing": "the base experiment, e.g. ../configs/experiments/x.yaml"})
-    metric: str = field(metadata={"missing": "a key of the trial's metrics.json, e.g. val/nll_iw"})
+    metric: str = field(metadata={"missing": "a key of the trial's metrics.json, e.g. val/nll_iw (or several: "
+                                             "`metrics: [val/recon, val/kl]` with `directions`)"})
     space: dict[str, dict[str, Any]] = field(metadata={"missing": "dotted config paths mapped to distributions"})
     n_trials: int = field(metadata={"missing": "how many trials end COMPLETE or PRUNED"})
     name: str | None = None  # default: the file's stem
@@ -83,6 +85,8 @@ class SweepSpec:
     storage: str | None = None
     directory: str | None = None  # the sweep directory; default runs/sweeps/<name> below the working directory
     enqueue: list[dict[str, Any]] = field(default_factory=list)  # values to try first (study.enqueue_trial)
+    metrics: list[str] | None = None  # several objectives (objectives.py); `metric` is then the first of them
+    directions: list[Literal["minimize", "maximize"]] | None = None
 
     @property
     def configs(self) -> list[Path]:
@@ -95,8 +99,14 @@ class SweepSpec:
         return (Path(self.directory) if self.directory else Path("runs") / "sweeps" / str(self.name)).resolve()
 
     @property
-    def minimize(self) -> bool:
-        return self.direction == "minimize"
+    def objectives(self) -> list[str]:  # the metrics the study optimises: `metric`, or several (`metrics`)
+        return list(self.metrics or [self.metric])
+
+    @property
+    def objective_directions(self) -> list[str]:
+        return list(self.directions or [self.direction])
+
+    multi_objective = property(lambda self: len(self.objectives) > 1)
 
     def distributions(self):
         """The search space as Optuna distributions, by dotted config path."""
@@ -136,9 +146,11 @@ def load_spec(path: str | Path) -> SweepSpec:
     where = str(path)
     for kind in ("sampler", "pruner"):
         check_component(kind, raw.get(kind), where)  # the old {name: ...} form gets its fix before any type check
+    raw = objectives_of(raw, where)  # `metrics` + `directions`: `metric` and `direction` become their first ones
     values = parse_typed(SweepSpec, raw, where, skip=frozenset({"path"}))
     spec = SweepSpec(path=path.resolve(), **{**values, "name": str(values["name"] or path.stem)})
     _check_values(spec, where)
+    check_objectives(spec, where)
     spec.build_sampler(), spec.build_pruner()  # a wrong sampler or pruner argument fails now, not in a worker
     return spec
 

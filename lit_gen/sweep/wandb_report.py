@@ -2,7 +2,10 @@
 
 The run has the study name as its group (where the trials' runs are) and job type `sweep-summary`; it holds a
 table of every trial (number, state, value, duration, one column per parameter and per user attribute) and
-the counts by state in its summary. Its id derives from the study name, so reporting again updates the same run.
+the counts by state in its summary; for a sweep of several objectives, a column per objective and the Pareto
+front (each trial's objectives and values) in its summary. Each trial's own run has the objectives in its summary
+already: a run's summary is its metrics.json. Its id derives from the study name, so reporting again updates the
+same run.
 Offline-first like every lit_gen run (`lit_gen.loggers.wandb_mode.resolve_mode`); nothing here reads a key.
 """
 
@@ -44,8 +47,21 @@ def trials_table(trials: list[dict[str, Any]]) -> tuple[list[str], list[list[Any
     return columns, rows
 
 
+def with_objectives(trials: list[dict[str, Any]], objectives: list[str]) -> list[dict[str, Any]]:
+    """Each trial with one field per objective (`objective/val/kl`), None for a trial without values: columns a
+    W&B table can plot against each other, where `values` alone is a list."""
+    return [{**trial, **{f"objective/{name}": (trial.get("values") or [None] * len(objectives))[index]
+                         for index, name in enumerate(objectives)}} for trial in trials]
+
+
+def pareto_summary(front, objectives: list[str]) -> list[dict[str, Any]]:
+    """The Pareto trials (FrozenTrials) as summary values: number, each objective, the parameters."""
+    return [{"number": t.number, **dict(zip(objectives, t.values, strict=True)), **t.params} for t in front]
+
+
 def write_sweep_summary_run(study_name: str, trials: list[dict[str, Any]], out_dir: Path, project: str | None,
-                            entity: str | None) -> Path:
+                            entity: str | None, objectives: list[str] | None = None,
+                            front: list[dict[str, Any]] | None = None) -> Path:
     """Log the summary run of sweep `study_name` (W&B's files below `out_dir/wandb/`); returns its run folder
     (`offline-run-…` when offline: what `wandb sync` takes). `project` should be the trials' project (default
     `WANDB_PROJECT`, else `lit_gen` as in configs/logger/wandb.yaml). The run is finished on return; wandb's
@@ -54,7 +70,7 @@ def write_sweep_summary_run(study_name: str, trials: list[dict[str, Any]], out_d
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    columns, rows = trials_table(trials)
+    columns, rows = trials_table(with_objectives(trials, objectives) if objectives else trials)
     states = Counter(str(trial.get("state")) for trial in trials)
     run = wandb.init(
         project=project or os.environ.get("WANDB_PROJECT") or "lit_gen", entity=entity, group=study_name,
@@ -64,6 +80,8 @@ def write_sweep_summary_run(study_name: str, trials: list[dict[str, Any]], out_d
     try:
         run.log({TABLE_KEY: wandb.Table(columns=columns, data=rows, allow_mixed_types=True)})
         run.summary.update({"n_trials": len(trials), "states": dict(states)})
+        if front is not None:  # a sweep of several objectives: its front, each trial's objectives and values
+            run.summary.update({"objectives": objectives, "pareto_front": front})
         folder = Path(run.settings.sync_dir)
     finally:
         run.finish()

@@ -153,8 +153,11 @@ class Worker:
             identity = TrialIdentity(
                 study_name=self.spec.name, number=number, trial_id=trial_id, root_number=root, attempt=attempt,
                 seed=seed, params=params, metric=self.spec.metric,
-                # the pruner judges the first seed's curve; later seeds only add to the score
-                report={"metric": self.spec.metric, "pruner": self.spec.pruner} if index == 0 else None,
+                metrics=self.spec.objectives if self.spec.multi_objective else [],
+                # the pruner judges the first seed's curve; later seeds only add to the score. A study of several
+                # objectives cannot prune (Optuna's rule), so its fits report nothing on the way
+                report={"metric": self.spec.metric, "pruner": self.spec.pruner}
+                if index == 0 and not self.spec.multi_objective else None,
             )
             outcome = self._run_fit(trial_id, identity)
             while outcome.kind == "requeued" and not self.context.stop.wait(REQUEUE_WAIT):
@@ -234,12 +237,18 @@ class Worker:
         last = outcomes[-1]
         values = ", ".join(f"{k.rsplit('.', 1)[-1]}={short_value(v)}" for k, v in params.items())
         shown = f" {self.spec.metric}={last.value:.6g}" if last.value is not None else ""
+        if last.values is not None and self.spec.multi_objective:
+            shown = " " + ", ".join(f"{m}={v:.6g}" for m, v in zip(self.spec.objectives, last.values, strict=True))
         why = f": {last.message.splitlines()[0]}" if last.message else ""
         print(f"{label} {last.kind}{shown} ({values}){why}", flush=True)  # `trial 7 (slot 2, retry 1) complete`
         if last.kind in ("interrupted", "requeued"):
             self._hand_on(trial_id, last.kind)
             return
         if last.kind == "complete":
+            storage.set_trial_user_attr(trial_id, "metrics", _numbers(last.metrics))
+            if self.spec.multi_objective:
+                self._tell_objectives(number, trial_id, outcomes)
+                return
             values = [o.value for o in outcomes]
             mean = sum(values) / len(values)
             if len(values) > 1:
@@ -247,13 +256,23 @@ class Worker:
                 storage.set_trial_user_attr(trial_id, "value_se", (var / len(values)) ** 0.5)
                 by_seed = dict(zip(map(str, self.spec.seeds), values, strict=True))
                 storage.set_trial_user_attr(trial_id, "values_by_seed", by_seed)
-            storage.set_trial_user_attr(trial_id, "metrics", _numbers(last.metrics))
             study.tell(number, mean)
+        elif last.kind == "diverged" and self.spec.multi_objective:  # no PRUNED with several objectives
+            self._finish_unrun(trial_id, "diverged", last.message)
         elif last.kind in ("pruned", "diverged"):
             storage.set_trial_user_attr(trial_id, last.kind, last.message)
             study.tell(number, state=TrialState.PRUNED)
         else:  # crashed, timed_out
             self._finish_unrun(trial_id, last.kind, last.message)
+
+    def _tell_objectives(self, number: int, trial_id: int, outcomes: list[FitOutcome]) -> None:
+        """A COMPLETE trial of several objectives: each one's mean over the configuration's seeds."""
+        by_seed = [o.values for o in outcomes]
+        means = [sum(column) / len(column) for column in zip(*by_seed, strict=True)]
+        if len(by_seed) > 1:
+            self.context.storage.set_trial_user_attr(trial_id, "values_by_seed", dict(
+                zip(map(str, self.spec.seeds), by_seed, strict=True)))
+        self.context.study.tell(number, means)
 
     def _finish_unrun(self, trial_id: int, failure: str, message: str) -> None:
         from optuna.trial import TrialState
