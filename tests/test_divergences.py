@@ -19,8 +19,8 @@ from lightning.pytorch import Trainer, seed_everything
 from torch.distributions import MultivariateNormal, Normal, kl_divergence
 
 from lit_gen.callbacks import Divergences, MetricsJson, read_metrics
-from lit_gen.evaluation.divergences import evaluate_divergences, model_draws
 from lit_gen.data import GaussianMixture2D, MixtureDataModule
+from lit_gen.evaluation.divergences import evaluate_divergences, model_draws
 from lit_gen.metrics.divergences import (
     data_model_divergences,
     discriminator_jsd_bound,

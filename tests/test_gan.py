@@ -11,6 +11,7 @@ import pytest
 import torch
 from lightning.pytorch import Trainer, seed_everything
 from torch import nn
+from torch.distributions import Normal
 
 from lit_gen.callbacks import DiscriminatorVsOptimal, ModeCoverage
 from lit_gen.data import GaussianMixture2D, MixtureDataModule
@@ -58,6 +59,32 @@ def test_jsd_bound_at_the_optimum_is_the_jsd():
     m = (p + q) / 2
     jsd = 0.5 * torch.trapezoid(p * (p / m).log(), grid) + 0.5 * torch.trapezoid(q * (q / m).log(), grid)
     assert float(bound) == pytest.approx(float(jsd), abs=3e-3)
+
+
+def test_at_d_star_minimax_descends_2_jsd_and_non_saturating_descends_kl_minus_2_jsd():
+    # p_data = N(0, 1), G_θ(z) = θ + z; D* for θ0 held fixed while G moves (what G sees in one step). The
+    # expectation over z by the midpoint rule in probability: z_i = Φ⁻¹((i + ½)/n), so the losses' means are it
+    theta0, n = 1.0, 100_000
+    z = torch.special.ndtri((torch.arange(n, dtype=torch.float64) + 0.5) / n)
+    d_star_logit = lambda x: -theta0 * x + theta0**2 / 2  # log N(x; 0, 1) − log N(x; θ0, 1)  # noqa: E731
+
+    def gradient(loss: str) -> float:
+        theta = torch.tensor(theta0, dtype=torch.float64, requires_grad=True)
+        generator_loss(loss, d_star_logit(theta + z)).backward()
+        return float(theta.grad)
+
+    def jsd(theta: float) -> float:
+        grid = torch.linspace(-14, 15, 100_001, dtype=torch.float64)
+        p, q = Normal(0.0, 1.0).log_prob(grid).exp(), Normal(theta, 1.0).log_prob(grid).exp()
+        m = (p + q) / 2
+        return float(0.5 * torch.trapezoid(p * (p / m).log(), grid) + 0.5 * torch.trapezoid(q * (q / m).log(), grid))
+
+    h = 1e-3  # a smaller step meets the grid's own discretisation error
+    d_jsd = (jsd(theta0 + h) - jsd(theta0 - h)) / (2 * h)
+    d_kl = theta0  # KL(N(θ, 1) ‖ N(0, 1)) = θ²/2
+    assert d_jsd > 0.1  # far from a flat point: the two rules below differ by far more than the tolerance
+    assert gradient("minimax") == pytest.approx(2 * d_jsd, abs=3e-5)  # V(D*, G) = 2·JSD − log 4
+    assert gradient("non_saturating") == pytest.approx(d_kl - 2 * d_jsd, abs=3e-5)  # Arjovsky & Bottou 2017
 
 
 # --- mode statistics ------------------------------------------------------------------------------------
