@@ -1,7 +1,7 @@
 """Entropy, KL and Jensen–Shannon divergence between the data and a model, in nats, with standard errors.
 
-Maximum likelihood minimises KL(p_data ‖ p_θ) = −H(p_data) − E_data[log p_θ(x)]; a GAN at its optimal
-discriminator minimises 2·JSD(p_data ‖ p_g) − log 4. Where the data's density is known exactly (the 2D
+Maximum likelihood minimises KL(p_data ‖ p_θ) = −H(p_data) − E_data[log p_θ(x)]; a minimax GAN at its optimal
+discriminator minimises 2·JSD(p_data ‖ p_g) − log 4 (a non-saturating one does not: `models/gan_losses.py`). Where the data's density is known exactly (the 2D
 mixtures), every term is an expectation this module estimates by Monte Carlo:
 
 | estimate        | definition                                        | samples           |
