@@ -37,9 +37,10 @@ from lit_gen.models import GAN, VAE, GaussianLikelihood, LearnedGaussianLikeliho
 F64 = torch.float64
 Z = 4.0  # standard errors; the seeds are fixed, so each test's outcome is deterministic
 #: the documented floor of the KDE estimates on the 2D mixtures (data scored against a KDE of the data itself,
-#: 5,000 samples): smoothing plus the KDE's own noise, which the error bar does not include
-KDE_KL_FLOOR = 0.06
-KDE_JSD_FLOOR = 0.015
+#: 5,000 samples; the grid's, the larger: KL 0.05 and 0.06, JSD 0.014 over seeds 0–4): smoothing plus the KDE's
+#: own noise, which the error bar does not include
+KDE_KL_FLOOR = 0.07
+KDE_JSD_FLOOR = 0.016
 
 
 @pytest.fixture(autouse=True)
