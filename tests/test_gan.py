@@ -87,6 +87,30 @@ def test_at_d_star_minimax_descends_2_jsd_and_non_saturating_descends_kl_minus_2
     assert gradient("non_saturating") == pytest.approx(d_kl - 2 * d_jsd, abs=3e-5)  # Arjovsky & Bottou 2017
 
 
+def test_hinge_at_its_optimal_d_is_total_variation():
+    # distributions on 3 points, as 10 samples each: p_data = (.5, .3, .2), p_g = (.2, .2, .6); TV = 0.4
+    p, q = torch.tensor([0.5, 0.3, 0.2]), torch.tensor([0.2, 0.2, 0.6])
+    real_at, fake_at = torch.repeat_interleave(torch.arange(3), (10 * p).round().long()), \
+        torch.repeat_interleave(torch.arange(3), (10 * q).round().long())
+    tv = 0.5 * float((p - q).abs().sum())
+    levels = torch.linspace(-2, 2, 9)
+    candidates = torch.cartesian_prod(levels, levels, levels)  # one logit per point
+    losses = torch.stack([discriminator_loss("hinge", logit[real_at], logit[fake_at]) for logit in candidates])
+    best = candidates[losses.argmin()]
+    assert float(losses.min()) == pytest.approx(2 - 2 * tv)  # D's optimal loss: 2 − 2·TV
+    torch.testing.assert_close(best, torch.sign(p - q))  # at l* = sign(p_data − p_g)
+
+    def total_variation_x2(g):
+        return float((p - g).abs().sum())
+
+    def generator_loss_at(g):  # l* held fixed, G's distribution moved to g (an expectation over 3 points)
+        return sum(float(g[i] * generator_loss("hinge", best[i : i + 1])) for i in range(3))
+
+    step = torch.tensor([0.01, 0.02, -0.03])  # a small move of G's mass
+    assert generator_loss_at(q + step) - generator_loss_at(q) == pytest.approx(
+        total_variation_x2(q + step) - total_variation_x2(q))  # the gradient of 2·TV
+
+
 # --- mode statistics ------------------------------------------------------------------------------------
 
 def test_mode_statistics_follow_the_veegan_protocol():
