@@ -19,8 +19,8 @@ from lightning.pytorch import Trainer, seed_everything
 from torch.distributions import MultivariateNormal, Normal, kl_divergence
 
 from lit_gen.callbacks import Divergences, MetricsJson, read_metrics
-from lit_gen.callbacks.divergences import evaluate_divergences, model_draws
 from lit_gen.data import GaussianMixture2D, MixtureDataModule
+from lit_gen.evaluation.divergences import evaluate_divergences, model_draws
 from lit_gen.metrics.divergences import (
     data_model_divergences,
     discriminator_jsd_bound,
@@ -37,9 +37,10 @@ from lit_gen.models import GAN, VAE, GaussianLikelihood, LearnedGaussianLikeliho
 F64 = torch.float64
 Z = 4.0  # standard errors; the seeds are fixed, so each test's outcome is deterministic
 #: the documented floor of the KDE estimates on the 2D mixtures (data scored against a KDE of the data itself,
-#: 5,000 samples): smoothing plus the KDE's own noise, which the error bar does not include
-KDE_KL_FLOOR = 0.06
-KDE_JSD_FLOOR = 0.015
+#: 5,000 samples; the grid's, the larger: KL 0.05 and 0.06, JSD 0.014 over seeds 0–4): smoothing plus the KDE's
+#: own noise, which the error bar does not include
+KDE_KL_FLOOR = 0.07
+KDE_JSD_FLOOR = 0.016
 
 
 @pytest.fixture(autouse=True)
@@ -264,7 +265,7 @@ def test_callback_logs_every_estimate_with_its_error_at_val_and_test(tmp_path, k
     seed_everything(0)
     data = MixtureDataModule(shape="ring", num_samples=3000, batch_size=100)
     if kind == "gan":
-        model = GAN(latent_dim=2, generator_hidden=[16], discriminator_hidden=[16], num_eval_samples=200)
+        model = GAN(latent_dim=2, generator_hidden=[16], discriminator_hidden=[16])
     else:
         model = small_vae(likelihood=LearnedGaussianLikelihood(per_dimension=True), iw_samples=10)
     trainer = quiet_trainer(tmp_path, max_epochs=2, limit_train_batches=2, limit_val_batches=1, limit_test_batches=1,
@@ -321,7 +322,7 @@ out = Path(sys.argv[1])
 seed_everything(0)
 torch.set_num_threads(1)
 data = MixtureDataModule(shape="ring", num_samples=4000, batch_size=128)
-model = GAN(latent_dim=2, generator_hidden=[16], discriminator_hidden=[16], num_eval_samples=200)
+model = GAN(latent_dim=2, generator_hidden=[16], discriminator_hidden=[16])
 trainer = Trainer(accelerator="cpu", devices=2, strategy=DDPStrategy(find_unused_parameters=True), max_epochs=1,
                   limit_train_batches=2, limit_val_batches=1, logger=False, enable_checkpointing=False,
                   enable_progress_bar=False, enable_model_summary=False, default_root_dir=str(out),

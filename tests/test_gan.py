@@ -11,7 +11,9 @@ import pytest
 import torch
 from lightning.pytorch import Trainer, seed_everything
 from torch import nn
+from torch.distributions import Normal
 
+from lit_gen.callbacks import DiscriminatorVsOptimal, ModeCoverage
 from lit_gen.data import GaussianMixture2D, MixtureDataModule
 from lit_gen.metrics.mixture import mode_statistics
 from lit_gen.metrics.optimal_discriminator import d_star_error, optimal_discriminator
@@ -57,6 +59,56 @@ def test_jsd_bound_at_the_optimum_is_the_jsd():
     m = (p + q) / 2
     jsd = 0.5 * torch.trapezoid(p * (p / m).log(), grid) + 0.5 * torch.trapezoid(q * (q / m).log(), grid)
     assert float(bound) == pytest.approx(float(jsd), abs=3e-3)
+
+
+def test_at_d_star_minimax_descends_2_jsd_and_non_saturating_descends_kl_minus_2_jsd():
+    # p_data = N(0, 1), G_θ(z) = θ + z; D* for θ0 held fixed while G moves (what G sees in one step). The
+    # expectation over z by the midpoint rule in probability: z_i = Φ⁻¹((i + ½)/n), so the losses' means are it
+    theta0, n = 1.0, 100_000
+    z = torch.special.ndtri((torch.arange(n, dtype=torch.float64) + 0.5) / n)
+    d_star_logit = lambda x: -theta0 * x + theta0**2 / 2  # log N(x; 0, 1) − log N(x; θ0, 1)  # noqa: E731
+
+    def gradient(loss: str) -> float:
+        theta = torch.tensor(theta0, dtype=torch.float64, requires_grad=True)
+        generator_loss(loss, d_star_logit(theta + z)).backward()
+        return float(theta.grad)
+
+    def jsd(theta: float) -> float:
+        grid = torch.linspace(-14, 15, 100_001, dtype=torch.float64)
+        p, q = Normal(0.0, 1.0).log_prob(grid).exp(), Normal(theta, 1.0).log_prob(grid).exp()
+        m = (p + q) / 2
+        return float(0.5 * torch.trapezoid(p * (p / m).log(), grid) + 0.5 * torch.trapezoid(q * (q / m).log(), grid))
+
+    h = 1e-3  # a smaller step meets the grid's own discretisation error
+    d_jsd = (jsd(theta0 + h) - jsd(theta0 - h)) / (2 * h)
+    d_kl = theta0  # KL(N(θ, 1) ‖ N(0, 1)) = θ²/2
+    assert d_jsd > 0.1  # far from a flat point: the two rules below differ by far more than the tolerance
+    assert gradient("minimax") == pytest.approx(2 * d_jsd, abs=3e-5)  # V(D*, G) = 2·JSD − log 4
+    assert gradient("non_saturating") == pytest.approx(d_kl - 2 * d_jsd, abs=3e-5)  # Arjovsky & Bottou 2017
+
+
+def test_hinge_at_its_optimal_d_is_total_variation():
+    # distributions on 3 points, as 10 samples each: p_data = (.5, .3, .2), p_g = (.2, .2, .6); TV = 0.4
+    p, q = torch.tensor([0.5, 0.3, 0.2]), torch.tensor([0.2, 0.2, 0.6])
+    real_at, fake_at = torch.repeat_interleave(torch.arange(3), (10 * p).round().long()), \
+        torch.repeat_interleave(torch.arange(3), (10 * q).round().long())
+    tv = 0.5 * float((p - q).abs().sum())
+    levels = torch.linspace(-2, 2, 9)
+    candidates = torch.cartesian_prod(levels, levels, levels)  # one logit per point
+    losses = torch.stack([discriminator_loss("hinge", logit[real_at], logit[fake_at]) for logit in candidates])
+    best = candidates[losses.argmin()]
+    assert float(losses.min()) == pytest.approx(2 - 2 * tv)  # D's optimal loss: 2 − 2·TV
+    torch.testing.assert_close(best, torch.sign(p - q))  # at l* = sign(p_data − p_g)
+
+    def total_variation_x2(g):
+        return float((p - g).abs().sum())
+
+    def generator_loss_at(g):  # l* held fixed, G's distribution moved to g (an expectation over 3 points)
+        return sum(float(g[i] * generator_loss("hinge", best[i : i + 1])) for i in range(3))
+
+    step = torch.tensor([0.01, 0.02, -0.03])  # a small move of G's mass
+    assert generator_loss_at(q + step) - generator_loss_at(q) == pytest.approx(
+        total_variation_x2(q + step) - total_variation_x2(q))  # the gradient of 2·TV
 
 
 # --- mode statistics ------------------------------------------------------------------------------------
@@ -144,15 +196,18 @@ def test_every_loss_trains_and_counts_n_critic_plus_one_steps_per_batch(loss):
     data = MixtureDataModule(shape="grid", num_samples=2000, batch_size=100)
     model = GAN(latent_dim=4, generator_hidden=[16], discriminator_hidden=[16], loss=loss, n_critic=2,
                 spectral_norm=loss == "hinge", pack=2 if loss == "minimax" else 1, r1_gamma=0.1, ema_decay=0.9,
-                clip_grad_norm=1.0, num_eval_samples=200)
+                clip_grad_norm=1.0)
     before = [p.clone() for p in model.generator.parameters()]
-    trainer = quiet_trainer(max_epochs=1, limit_train_batches=5, limit_val_batches=1)
+    trainer = quiet_trainer(max_epochs=1, limit_train_batches=5, limit_val_batches=1,
+                            callbacks=[ModeCoverage(num_samples=200), DiscriminatorVsOptimal(num_samples=200,
+                                                                                              resolution=4)])
     trainer.fit(model, datamodule=data)
     assert trainer.global_step == 5 * (2 + 1)  # documented: global_step counts every optimizer step
     assert any(not torch.equal(a, b) for a, b in zip(before, model.generator.parameters(), strict=True))
     metrics = trainer.callback_metrics
     assert {"val/modes_covered", "val/high_quality", "val/reverse_kl"} <= set(metrics)
-    assert ("val/jsd_lower_bound" in metrics) == (loss == "non_saturating")  # probability D and pack 1 only
+    for key in ("val/value", "val/d_star_error"):  # probability D and pack 1 only
+        assert (key in metrics) == (loss == "non_saturating"), key
 
 
 def test_ema_generator_is_what_gets_evaluated():

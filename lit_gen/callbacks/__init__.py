@@ -2,20 +2,25 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 
 from lit_gen.callbacks.checkpoint import LatestCheckpoint
 from lit_gen.callbacks.divergences import Divergences
+from lit_gen.callbacks.evaluation_record import write_evaluation_provenance
 from lit_gen.callbacks.images import SampleImages
 from lit_gen.callbacks.metrics_history import MetricsHistory
 from lit_gen.callbacks.metrics_json import MetricsJson
+from lit_gen.callbacks.mode_coverage import ModeCoverage
+from lit_gen.callbacks.optimal_discriminator import DiscriminatorVsOptimal
 from lit_gen.run.record import read_metrics
 
-__all__ = ["Divergences", "LatestCheckpoint", "MetricsHistory", "MetricsJson", "SampleImages", "read_metrics",
-           "default_callbacks"]
+__all__ = ["DiscriminatorVsOptimal", "Divergences", "LatestCheckpoint", "MetricsHistory", "MetricsJson",
+           "ModeCoverage", "SampleImages", "default_callbacks", "read_metrics", "write_evaluation_provenance"]
 
 
 def default_callbacks() -> list:
     """Callbacks every lit_gen run has, whatever its config: metrics.json, `last.ckpt` at every epoch, the whole
-    curve in a resumed run's metrics.csv, and Lightning's tqdm progress bar. (The configurable ones — checkpoint,
-    images, image_quality, divergences — are config sections of the CLI.)"""
+    curve in a resumed run's metrics.csv, Lightning's tqdm progress bar, and on the 2D mixtures the mode coverage of
+    any model that samples and a GAN's D against D* (each does nothing elsewhere, at the protocol's 2,500 samples).
+    (The configurable ones — checkpoint, images, image_quality, divergences — are config sections of the CLI.)"""
     # tqdm named here because Lightning would pick its Rich bar wherever `rich` is installed (import-linter brings
     # it), and the Rich bar redraws from a thread 100 times a second: on a CPU that took ~10% of the conv VAE's
     # training speed (benchmarks/README.md)
-    return [MetricsJson(), LatestCheckpoint(), MetricsHistory(), TQDMProgressBar()]
+    return [MetricsJson(), LatestCheckpoint(), MetricsHistory(), TQDMProgressBar(), ModeCoverage(),
+            DiscriminatorVsOptimal()]

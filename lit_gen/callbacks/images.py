@@ -2,7 +2,7 @@
 with an encoder, reconstructions and a latent interpolation.
 
 Asks little of the model: `sample(n)`; `reconstruct(x)`, `encode(x)`, `decode(z)` and `prepare(raw)` where
-it has them; a GAN on 2D data also leaves `latest_optimal_discriminator`, drawn as D(x) beside D*(x).
+it has them (`Encodes`); beside a `DiscriminatorVsOptimal` callback, its latest D(x) is drawn beside D*(x).
 Files go to `<run dir>/images/epoch_XXXX_<kind>.png`, and to the run's W&B logger as `images/<kind>` when
 it has one (`lit_gen.loggers.log_images`).
 """
@@ -15,8 +15,10 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.trainer.states import TrainerFn
 
+from lit_gen.callbacks.optimal_discriminator import DiscriminatorVsOptimal
 from lit_gen.loggers import log_images
 from lit_gen.metrics.backbones import real_intensities
+from lit_gen.models.capabilities import Encodes
 from lit_gen.plotting import save_discriminator_figure, save_image_grid, save_samples
 from lit_gen.run.record import run_dir
 
@@ -29,7 +31,7 @@ class SampleImages(Callback):
         self.num_2d_samples = num_2d_samples
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        # after the module's own epoch-end hook, so what it computed there (e.g. D*) can be drawn
+        # after every callback's epoch-end hook, so what they computed there (e.g. D*) can be drawn
         folder = run_dir(trainer) / "images"  # on every rank: under DDP the log dir is broadcast from rank 0
         if trainer.state.fn != TrainerFn.FITTING or trainer.sanity_checking or not trainer.is_global_zero:
             return
@@ -51,12 +53,12 @@ class SampleImages(Callback):
         samples = pl_module.sample(self.num_2d_samples if two_d else self.num_samples)
         log_density = getattr(datamodule, "log_density", None)
         save_samples(samples, files["samples"], log_density)
-        view = getattr(pl_module, "latest_optimal_discriminator", None)
+        view = next((c.latest for c in trainer.callbacks if isinstance(c, DiscriminatorVsOptimal)), None)
         if view is not None:
             files["discriminator"] = folder / f"{stem}_discriminator.png"
             save_discriminator_figure(view["grid"], view["d"], view["d_star"], files["discriminator"],
                                       view["data"], view["generated"], view["error"])
-        if two_d or not hasattr(pl_module, "reconstruct") or datamodule is None:
+        if two_d or not isinstance(pl_module, Encodes) or datamodule is None:
             return files
         raw = datamodule.raw_split("val")[: self.num_samples // 2].to(pl_module.device)
         x = pl_module.prepare(raw)

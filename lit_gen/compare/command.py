@@ -11,13 +11,15 @@ have been trained on the same data (the same data class, settings, split and see
 
 On data with an exact density (the 2D mixtures) every number is computed here, for every model alike: the same
 evaluated points, sample counts and seed (see `lit_gen.metrics.divergences` for each estimate's bias):
-NLL (−E_data log p̂), KL(data ‖ model), KL(model ‖ data), JSD, a GAN's discriminator bound on the JSD, modes
-covered and the high-quality fraction (VEEGAN / PacGAN protocol on 2,500 samples; a VAE's samples here are
-draws of its density, f(z) + σε, not the decoder means its image callback shows). FID, KID and IS (image
-data) come from each run's metrics.json, and so does `nll_iw`, shown only where it describes the data's own discrete
-images, as bits per dimension (a dequantised Gaussian; a Bernoulli's is kept out, with a note saying why: see
-`lit_gen.compare.likelihood`). Written to <out_dir>: compare.md (the table), compare.json (the numbers with their
-standard errors and provenance), compare.png (every model's samples over the data).
+NLL (−E_data log p̂), KL(data ‖ model), KL(model ‖ data), JSD, a GAN's discriminator bound on the JSD (D at the
+JSD's own data points and model-side samples, so both describe the same distribution), modes covered and the
+high-quality fraction (VEEGAN / PacGAN protocol on 2,500 samples; a VAE's samples here are draws of its density,
+f(z) + σε, not the decoder means its image callback shows). Every number describes the distribution the model
+samples: a GAN's EMA generator when it has one (its D, trained against the raw generator, still bounds it).
+FID, KID and IS (image data) come from each run's metrics.json, and so does `nll_iw`, shown only where it describes
+the data's own discrete images, as bits per dimension (a dequantised Gaussian; a Bernoulli's is kept out, with a
+note saying why: see `lit_gen.compare.likelihood`). Written to <out_dir>: compare.md (the table), compare.json (the
+numbers with their standard errors and provenance), compare.png (every model's samples over the data).
 """
 
 from __future__ import annotations

@@ -7,21 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from lit_gen.callbacks.divergences import evaluate_divergences, has_exact_density
 from lit_gen.checkpoints import resolve_checkpoint
 from lit_gen.compare.entries import Entry
 from lit_gen.compare.likelihood import likelihood_entries
+from lit_gen.evaluation.divergences import evaluate_divergences, has_exact_density
+from lit_gen.evaluation.mode_coverage import PROTOCOL_SAMPLES, evaluate_mode_coverage, mixture_of
 from lit_gen.loading import load
-from lit_gen.metrics.divergences import Estimate, discriminator_jsd_bound
-from lit_gen.metrics.mixture import mode_statistics
-from lit_gen.models.gan_losses import PROBABILISTIC_LOSSES
 from lit_gen.models.vae import VAE
 from lit_gen.run.record import read_metrics
 
 #: samples of the VEEGAN / PacGAN mode-coverage protocol
-MODE_SAMPLES = 2500
+MODE_SAMPLES = PROTOCOL_SAMPLES
 
 
 @torch.no_grad()
@@ -39,14 +36,12 @@ def evaluate(entry: Entry, datamodule, args: argparse.Namespace) -> dict[str, An
         row.update(result.estimates)
         entry.extra["model_density"] = result.provenance.get("model_density")
         row["density"] = _short_density(result.provenance.get("model_density"))
+        # `jsd_lower_bound` (a GAN's) is among the estimates: D at the JSD's own data points and model-side samples
         samples = result.model_samples
-        if samples is not None:
-            bound = _discriminator_bound(model, result.data, samples)
-            if bound is not None:
-                row["jsd_lower_bound"] = bound
-            mixture = getattr(datamodule, "mixture", None)
-            if mixture is not None:
-                stats = mode_statistics(samples[:MODE_SAMPLES], mixture.means, mixture.std)
+        mixture = mixture_of(datamodule)
+        if mixture is not None:
+            stats = evaluate_mode_coverage(model, datamodule, MODE_SAMPLES, seed=args.seed)
+            if stats is not None:
                 row.update(modes_covered=stats.modes_covered, high_quality=stats.high_quality,
                            num_modes=mixture.num_modes)
         entry.extra["samples"] = samples if samples is not None else model.sample(MODE_SAMPLES).cpu()
@@ -77,14 +72,3 @@ def _short_density(density: dict | None) -> str:
         return f"KDE h={density['bandwidth']:.2g}"
     return f"IWAE k={density.get('importance_samples')}"
 
-
-def _discriminator_bound(model, data: torch.Tensor, samples: torch.Tensor) -> Estimate | None:
-    """A GAN's discriminator bound on the JSD, on the same data points and generator samples as the JSD."""
-    if not callable(getattr(model, "critic", None)):
-        return None
-    if getattr(model, "loss", None) not in PROBABILISTIC_LOSSES or getattr(model, "pack", 1) != 1:
-        return None  # D is a probability of one sample only for these losses (as the GAN logs it)
-    device = model.device
-    real = F.logsigmoid(model.critic(model.prepare(data).to(device))).cpu()
-    fake = F.logsigmoid(-model.critic(samples.float().to(device))).cpu()
-    return discriminator_jsd_bound(real, fake)

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lit_gen.callbacks.divergences import has_exact_density
 from lit_gen.compare.entries import Entry
 from lit_gen.compare.likelihood import bpd_explanation
+from lit_gen.evaluation.divergences import has_exact_density
 from lit_gen.metrics.divergences import Estimate
 from lit_gen.plotting import save_comparison_figure
 from lit_gen.provenance import git_commit, versions

@@ -1,8 +1,9 @@
 """Entropy, KL and Jensen–Shannon divergence between the data and a model, in nats, with standard errors.
 
-Maximum likelihood minimises KL(p_data ‖ p_θ) = −H(p_data) − E_data[log p_θ(x)]; a GAN at its optimal
-discriminator minimises 2·JSD(p_data ‖ p_g) − log 4. Where the data's density is known exactly (the 2D
-mixtures), every term is an expectation this module estimates by Monte Carlo:
+Maximum likelihood minimises KL(p_data ‖ p_θ) = −H(p_data) − E_data[log p_θ(x)]; a minimax GAN at its optimal
+discriminator minimises 2·JSD(p_data ‖ p_g) − log 4 (a non-saturating one does not: `models/gan_losses.py`).
+Where the data's density is known exactly (the 2D mixtures), every term is an expectation this module estimates
+by Monte Carlo:
 
 | estimate        | definition                                        | samples           |
 | --------------- | ------------------------------------------------- | ----------------- |
@@ -26,8 +27,8 @@ the difference. The error bar covers the Monte Carlo error of these averages onl
     estimates are divergences between p_data and one distribution, p̂_g (never negative in expectation; a
     JSD from generator samples scored by p̂_g would not be). Their bias is p̂_g ≠ p_g: smoothing inflates the
     generator's entropy; near p_g ≈ p_data smoothing and noise leave a floor (samples of the data itself
-    score KL ≈ 0.03 nats either way and JSD ≈ 0.007 on the ring of 8 and the grid of 25 with 5,000 KDE
-    samples, about three times that with 1,000: the KDE's noise, more than its smoothing); where p_g
+    score KL ≈ 0.03 nats either way and JSD ≈ 0.007 on the ring of 8 with 5,000 KDE samples, about twice that
+    on the grid of 25, and 2–2.5 times more with 1,000: the KDE's noise, more than its smoothing); where p_g
     misses mass, the kernel's tails cap a KL that may in truth be far larger. The error bar is conditional on
     the fitted KDE: its sampling variability is not in it.
 - `entropy_data` uses the exact density: it has no bias.

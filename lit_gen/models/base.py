@@ -14,7 +14,8 @@ from lit_gen.errors import TrainingDiverged
 
 class GenerativeModel(LightningModule):
     """Base of the VAE and the GAN. Callbacks and commands rely only on this interface:
-    `latent_dim`, `sample(n)`, `decode(z)`, and `data_shape` / `levels` of the data it models.
+    `latent_dim`, `sample(n)`, `decode(z)`, and `data_shape` / `levels` of the data it models; what a model can do
+    beyond it (encode, bound its density, discriminate) they ask through `lit_gen.models.capabilities`.
 
     Training metrics (`train/<name>`, epoch means) go through `log_train_means`; a subclass names them once with
     `track_train_means` in its constructor."""

@@ -8,10 +8,13 @@ Steps: Lightning's `global_step` counts optimizer steps, so one batch advances i
 `trainer.max_steps` is measured in those units (`max_steps = batches × (n_critic + 1)`). Epoch-based budgets
 (`max_epochs`) are unaffected.
 
-Logged: `train/d_loss`, `train/g_loss` (epoch means); for `minimax` / `non_saturating` at val/test
-`value` (V̂(D, G) on held-out data and fresh samples) and `jsd_lower_bound` = (V̂ + log 4)/2; on 2D mixtures
-`modes_covered`, `high_quality`, `reverse_kl` (on the EMA generator when EMA is on) and, with pack = 1,
-`d_star_error` (see `metrics/optimal_discriminator.py`).
+Logged: `train/d_loss`, `train/g_loss` (epoch means); for `minimax` / `non_saturating` with pack = 1 at val/test
+`value`, V̂(D, G) on held-out data and as many fresh samples of the raw generator.
+
+Which generator each number describes, with `ema_decay` on: the EMA generator is the model (`sample`, `decode`), so
+every key about the model's distribution describes it — the divergences and their `jsd_lower_bound`, the mode
+statistics, FID/KID/IS (callbacks, `lit_gen.evaluation`). The two keys about the game D plays describe the raw
+generator D is trained against (`sample_trained_generator`): `value` and `d_star_error`. Without EMA they are one.
 """
 
 from __future__ import annotations
@@ -22,12 +25,9 @@ from typing import Literal
 import torch
 from jsonargparse.typing import NonNegativeFloat, PositiveInt
 from lightning.pytorch.cli import OptimizerCallable
-from torch import Tensor, nn
+from torch import Tensor
 from torch.optim.swa_utils import AveragedModel
 
-from lit_gen.metrics.kde import CrossValidatedKDE
-from lit_gen.metrics.mixture import mode_statistics
-from lit_gen.metrics.optimal_discriminator import d_star_error, optimal_discriminator
 from lit_gen.models.base import GenerativeModel
 from lit_gen.models.gan_losses import (
     PROBABILISTIC_LOSSES,
@@ -35,8 +35,8 @@ from lit_gen.models.gan_losses import (
     discriminator_loss,
     generator_loss,
     gradient_penalty,
-    jsd_lower_bound,
     r1_penalty,
+    value_function,
 )
 from lit_gen.nets import Architecture, build_discriminator, build_generator
 
@@ -81,7 +81,8 @@ class GAN(GenerativeModel):
         clip_grad_norm: clip each network's gradient norm to this (through `clip_gradients`).
         ema_decay: keep an exponential moving average of the generator's weights (and batch-norm statistics)
             and evaluate it (None: off); the decay warms up as min(decay, (1 + n)/(10 + n)).
-        num_eval_samples: generated samples for the mode statistics (2,500 in the VEEGAN / PacGAN protocol).
+        num_eval_samples: unused, kept so older configs and checkpoints load: the mode statistics and D* are
+            callbacks now (`lit_gen.callbacks.ModeCoverage`, `DiscriminatorVsOptimal`), with their own sample counts.
     """
 
     def __init__(
@@ -131,7 +132,6 @@ class GAN(GenerativeModel):
         self._make_generator_optimizer = generator_optimizer
         self._make_discriminator_optimizer = discriminator_optimizer
         self.track_train_means("d_loss", "g_loss")
-        self.latest_optimal_discriminator: dict | None = None
 
     # --- the model ---------------------------------------------------------------------------------------
 
@@ -164,10 +164,6 @@ class GAN(GenerativeModel):
             return x
         usable = x.shape[0] - x.shape[0] % self.pack
         return x[:usable].reshape(usable // self.pack, self.pack * x.shape[1], *x.shape[2:])
-
-    def discriminator_probability(self, x: Tensor) -> Tensor:
-        """D(x) for single samples (pack = 1 only)."""
-        return torch.sigmoid(self.critic(x))
 
     # --- training ----------------------------------------------------------------------------------------
 
@@ -212,7 +208,7 @@ class GAN(GenerativeModel):
         return [self._make_generator_optimizer(self.generator.parameters()),
                 self._make_discriminator_optimizer(self.discriminator.parameters())]
 
-    # --- evaluation --------------------------------------------------------------------------------------
+    # --- evaluation ---------------------------------------------------------------------------------------
 
     def validation_step(self, batch: Tensor, batch_idx: int) -> None:
         self._log_value("val", batch)
@@ -220,53 +216,35 @@ class GAN(GenerativeModel):
     def test_step(self, batch: Tensor, batch_idx: int) -> None:
         self._log_value("test", batch)
 
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch_metrics("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch_metrics("test")
-
     def _log_value(self, split: str, batch: Tensor) -> None:
-        if self.loss not in PROBABILISTIC_LOSSES or self.pack > 1:
+        if not self.discriminator_is_probability:
             return
         real = self.prepare(batch)
-        # the raw generator, even with EMA on: V(D, G) and D* are about the G that D is trained against
+        # the raw generator, even with EMA on: V(D, G) is the game D and G play, and D is trained against the raw G
         fake = self.generator(self.latent(real.shape[0]))
-        value = (nn.functional.logsigmoid(self.critic(real)).mean()
-                 + nn.functional.logsigmoid(-self.critic(fake)).mean())
-        # as many fakes as reals, and V̂ and its bound are linear in both means: the epoch means, weighted by batch
-        # size, are V̂ and its bound over the whole split
-        self.log_dict({f"{split}/value": value, f"{split}/jsd_lower_bound": jsd_lower_bound(value)},
-                      batch_size=real.shape[0], sync_dist=True)
+        value = value_function(self.critic(real), self.critic(fake))
+        # as many fakes as reals, and V̂ is linear in both means: the epoch mean, weighted by batch size, is V̂ over
+        # the whole split
+        self.log(f"{split}/value", value, batch_size=real.shape[0], sync_dist=True)
 
-    def _log_epoch_metrics(self, split: str) -> None:
-        metrics: dict[str, float | Tensor] = {}
-        mixture = getattr(self.trainer.datamodule, "mixture", None) if self.trainer.datamodule else None
-        if mixture is not None and not self.trainer.sanity_checking:
-            samples = self.sample(self.num_eval_samples)
-            metrics.update(mode_statistics(samples, mixture.means, mixture.std).as_dict(f"{split}/"))
-            if self.loss in PROBABILISTIC_LOSSES and self.pack == 1:
-                # kept for the figure callback, so the KDE is fitted once per evaluation
-                self.latest_optimal_discriminator = self.optimal_discriminator_view(split)
-                metrics[f"{split}/d_star_error"] = self.latest_optimal_discriminator["error"]
-        if metrics:
-            self.log_dict(metrics, sync_dist=True)
+    # --- capabilities (lit_gen.models.capabilities.Discriminates) ---------------------------------------
 
-    @torch.no_grad()
-    def optimal_discriminator_view(self, split: str = "val", resolution: int = 120) -> dict:
-        """D against D* = p_data/(p_data + p_g) for the current generator (p_g by a cross-validated KDE):
-        `error` (mean |D − D*| under (p_data + p_g)/2) and both maps on a grid, for the figure."""
-        datamodule = self.trainer.datamodule
-        n = self.num_eval_samples
-        generated = self.generator(self.latent(n)).cpu()
-        data = datamodule.raw_split(split)[:n].float()
-        kde = CrossValidatedKDE(generated)
-        d = lambda x: self.discriminator_probability(x.to(self.device)).cpu()  # noqa: E731
-        error = d_star_error(d, datamodule.log_density, kde.log_prob, data, generated)
-        reach = float(torch.cat([data, generated]).abs().max()) * 1.1
-        axis = torch.linspace(-reach, reach, resolution)
-        xs, ys = torch.meshgrid(axis, axis, indexing="xy")
-        grid = torch.stack([xs.flatten(), ys.flatten()], dim=1)
-        d_star = optimal_discriminator(datamodule.log_density(grid), kde.log_prob(grid))
-        return {"error": error, "grid": grid, "d": d(grid), "d_star": d_star, "data": data, "generated": generated,
-                "bandwidth": kde.bandwidth}
+    @property
+    def discriminator_is_probability(self) -> bool:
+        """D(x) = sigmoid(logit) is a probability of one sample: a probability loss and no packing."""
+        return self.loss in PROBABILISTIC_LOSSES and self.pack == 1
+
+    def discriminator_logit(self, x: Tensor) -> Tensor:
+        """D's logit for each example x in data space (as `sample` returns it); pack = 1 only."""
+        if self.pack != 1:
+            raise ValueError(f"D judges packs of {self.pack} samples: it has no value for one sample")
+        return self.critic(x * 2.0 - 1.0 if self.images else x)
+
+    def discriminator_probability(self, x: Tensor) -> Tensor:
+        """D(x) for single examples in data space (pack = 1 only)."""
+        return torch.sigmoid(self.discriminator_logit(x))
+
+    def sample_trained_generator(self, num: int) -> Tensor:
+        """Samples in data space of the raw generator, the one D is trained against (the EMA one is `sample`)."""
+        x = self.generator(self.latent(num))
+        return (x + 1.0) / 2.0 if self.images else x

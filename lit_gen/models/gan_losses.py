@@ -8,6 +8,25 @@ With D = sigmoid(l): log D = logsigmoid(l) and log(1 − D) = logsigmoid(−l), 
 | `non_saturating` | the same                                 | −log D(G(z))                 |
 | `hinge`          | relu(1 − l(x)) + relu(1 + l(G(z)))       | −l(G(z))                     |
 | `wasserstein_gp` | l(G(z)) − l(x)  (+ gradient penalty)     | −l(G(z))                     |
+
+What the generator minimises once D is optimal (D held fixed during G's step; p_g the generator's distribution):
+
+- `minimax`: D* = p_data/(p_data + p_g) and V(D*, G) = 2·JSD(p_data ‖ p_g) − log 4 (Goodfellow et al. 2014): G
+  descends the Jensen–Shannon divergence. Its gradient vanishes where D confidently rejects G's samples.
+- `non_saturating` (the default): at D*, G follows the gradient of KL(p_g ‖ p_data) − 2·JSD(p_data ‖ p_g)
+  (Arjovsky & Bottou 2017, Thm 2.5) — not of the JSD: the reverse KL, which punishes samples off the data far more
+  than missed modes, minus a JSD term pushing the other way. So the JSD estimates and the bound (`jsd`,
+  `jsd_lower_bound`) measure a divergence this loss does not descend.
+- `hinge` (Lim & Ye 2017): D's optimum over all functions is l* = sign(p_data − p_g), where D's loss is
+  2 − 2·TV(p_data, p_g), TV the total variation (pointwise: min over l of p·relu(1 − l) + q·relu(1 + l) is
+  2·min(p, q), at l = ±1). Where l ≥ −1 on G's samples, G's loss −E[l(G(z))] is minus D's loss up to terms G does
+  not move (a zero-sum game there), so with l* held fixed the expected loss has the gradient of 2·TV: G descends
+  the total variation — neither the JSD nor KL − 2·JSD. (l* is piecewise constant, so its pathwise gradient is
+  zero: G learns from a smooth D, not from l*.)
+- `wasserstein_gp`: the critic l maximises E_data[l] − E_g[l]; over 1-Lipschitz l that is the Wasserstein-1
+  distance (Kantorovich–Rubinstein), and the gradient penalty asks for ‖∇l‖ ≈ 1 softly (Gulrajani et al. 2017). G
+  descends the critic's estimate of W1(p_data, p_g), not a JSD or KL; l is no probability, so V, the JSD bound
+  and D* do not apply.
 """
 
 from __future__ import annotations
