@@ -15,7 +15,6 @@ training follows the same random path whether or not they are computed.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -99,7 +98,9 @@ class ImageQuality(Callback):
         self._backbone = self._build(trainer, datamodule)
         summary = {"backbone": self._backbone.provenance(), "num_samples": self.num_samples,
                    "every_n_epochs": self.every_n_epochs, "input": INPUT_CONVENTION}
-        rank_zero_info(f"image quality (FID, KID, IS): {json.dumps(summary)}")
+        backbone = summary["backbone"]  # on screen one line; the whole provenance goes to metrics.json
+        rank_zero_info(f"image quality: FID, KID, IS every {self.every_n_epochs} epochs, {backbone['name']} backbone"
+                       + (f" of {backbone['trained_on']}" if backbone.get("trained_on") else ""))
         for logger in trainer.loggers:
             logger.log_hyperparams({"image_quality": summary})
 
