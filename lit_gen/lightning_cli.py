@@ -180,7 +180,7 @@ class LitGenCLI(LightningCLI):
             trial.write_end(trainer, seconds)
         folder = run_dir(trainer)  # on every rank: under DDP the log dir is broadcast from rank 0
         if trainer.is_global_zero:
-            print_summary(folder)
+            print_summary(folder, tuple(self.datamodule.data_shape))
 
 
 def place_run_directory(config, folder: Path) -> None:
@@ -206,12 +206,17 @@ def _import_class(class_path: str):
     return getattr(importlib.import_module(module_name), name)
 
 
-def print_summary(folder) -> None:
+def print_summary(folder, data_shape: tuple[int, ...] | None = None) -> None:
     metrics = read_metrics(folder)["metrics"]
     lines = [f"Results in {folder}: metrics.json, config.yaml, checkpoints/, images/"]
     for key in KEY_FIGURES:
         if key in metrics:
             lines.append(f"  {key:<20} {metrics[key]:.4f}")
+    if data_shape and any(k.endswith("/nll_iw") for k in metrics) and any(k.endswith("/bpd") for k in metrics):
+        # bpd is there only where the data are discrete and dequantised: nll_iw is then a continuous density's
+        dims = "×".join(map(str, data_shape))
+        lines.append(f"  (nll_iw: -log p(x) in nats of a density on [0,1]^({dims}), which can exceed 1, so nll_iw can "
+                     "be negative; bpd, the code length of the discrete pixels, is the figure to compare)")
     print("\n".join(lines), flush=True)
 
 

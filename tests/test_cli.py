@@ -49,6 +49,7 @@ def test_fit_writes_the_run_directory(in_tmp, capsys, caplog):
     assert config["model"]["init_args"]["iw_samples"] == 10
     captured = capsys.readouterr()
     assert f"Results in {run.relative_to(in_tmp)}" in captured.out and "test/nll_iw" in captured.out
+    assert "density on [0,1]^(1×8×8)" in captured.out and "bpd" in captured.out  # what a negative nll_iw means
     # stderr is not a terminal here: one line per epoch instead of bars, the model in one line, no advertisement
     assert "epoch 1/2  step 3  train/elbo" in captured.err and "epoch 2/2  step 6" in captured.err, captured.err
     assert "it/s" not in captured.err
