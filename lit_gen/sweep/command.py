@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lit_gen.sweep.spec import load_spec
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lit-gen sweep", description="Optuna sweeps of lit_gen experiments.")
@@ -51,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> None:
     args = build_parser().parse_args(argv)
+    from lit_gen.sweep.spec import load_spec  # here: `lit-gen sweep --help` answers without YAML or jsonargparse
+
     spec = load_spec(args.spec)
     n_trials = args.n_trials or spec.n_trials
     if args.command == "run":
