@@ -252,7 +252,10 @@ def explain_parse_error(message: str, command_line: list[str], command_parsers: 
     command = next((arg for arg in command_line if arg in LitGenCLI.subcommands()), "fit")
     keys: list[str] = []
     for command_parser in command_parsers:
-        keys += [key for key in command_parser.get_defaults().keys() if key not in keys]
+        try:
+            keys += [key for key in command_parser.get_defaults().keys() if key not in keys]
+        except Exception:  # noqa: BLE001 — the keys only improve the message; without them it names the help
+            continue
     return explain(message, command_line, keys, help_hint=f"(every option: lit-gen {command} --help)")
 
 
