@@ -215,8 +215,8 @@ def print_summary(folder, data_shape: tuple[int, ...] | None = None) -> None:
     if data_shape and any(k.endswith("/nll_iw") for k in metrics) and any(k.endswith("/bpd") for k in metrics):
         # bpd is there only where the data are discrete and dequantised: nll_iw is then a continuous density's
         dims = "×".join(map(str, data_shape))
-        lines.append(f"  (nll_iw: -log p(x) in nats of a density on [0,1]^({dims}), which can exceed 1, so nll_iw can "
-                     "be negative; bpd, the code length of the discrete pixels, is the figure to compare)")
+        lines += [f"  nll_iw is -log p(x) in nats of a density on [0,1]^({dims}): a density can exceed 1, so it can be",
+                  "  negative; bpd (bits per dimension of the discrete pixels) is the figure to compare across models"]
     print("\n".join(lines), flush=True)
 
 
