@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint, ModelSummary, ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lit_gen.callbacks import LatestCheckpoint, SampleImages, default_callbacks
@@ -24,6 +24,7 @@ from lit_gen.callbacks.metrics_history import hold_before_fit
 from lit_gen.callbacks.metrics_json import record_meta
 from lit_gen.callbacks.sweep_trial import SweepTrial
 from lit_gen.checkpoints import checkpoint_as_data
+from lit_gen.config_errors import explain
 from lit_gen.data.base import InMemoryDataModule
 from lit_gen.errors import LitGenError
 from lit_gen.loggers import place_in_run_directory
@@ -40,14 +41,8 @@ KEY_FIGURES = [
 
 
 class LitGenArgumentParser(LightningArgumentParser):
-    """Reports a bad config as one short message instead of the usage of every option."""
-
-    def error(self, message: str, ex: Exception | None = None):
-        if not self.exit_on_error:
-            return super().error(message, ex)
-        prog = self.prog.replace(" [options]", "")
-        sys.stderr.write("lit-gen: error: " + _short(message) + f"\n(all options: {prog} --help)\n")
-        self.exit(2)
+    """The CLI's parser: a bad config is one short message (`LitGenCLI.parse_arguments`), not the usage of every
+    option."""
 
 
 class ConfigParsed(Exception):
@@ -80,7 +75,8 @@ class LitGenCLI(LightningCLI):
             },
             args=args,
             parser_class=LitGenArgumentParser,
-            parser_kwargs={"exit_on_error": not parse_only},
+            # a mistake comes back as an exception, which `parse_arguments` turns into one LitGenError
+            parser_kwargs={"exit_on_error": False},
         )
 
     @staticmethod
@@ -115,9 +111,11 @@ class LitGenCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config.get(self.subcommand) if self.subcommand else self.config
         trainer = (config.get("trainer") if config is not None else None) or {}
-        # Lightning refuses a progress bar or a checkpoint callback when they are switched off: leave ours out then
+        # Lightning refuses a progress bar or a checkpoint callback when they are switched off (and would still run a
+        # model summary given as a callback): leave ours out then
         unwanted = tuple(kind for kind, key in ((ProgressBar, "enable_progress_bar"),
-                                                (LatestCheckpoint, "enable_checkpointing"))
+                                                (LatestCheckpoint, "enable_checkpointing"),
+                                                (ModelSummary, "enable_model_summary"))
                          if trainer.get(key) is False)
         if unwanted:
             self.trainer_defaults["callbacks"] = [c for c in self.trainer_defaults["callbacks"]
@@ -142,8 +140,19 @@ class LitGenCLI(LightningCLI):
         except (ValueError, TypeError) as error:  # raised by our constructors for values the types let through
             raise LitGenError(f"invalid configuration: {error}") from error
 
+    def init_parser(self, **kwargs) -> LightningArgumentParser:
+        parser = super().init_parser(**kwargs)
+        self._parsers = [*getattr(self, "_parsers", []), parser]  # the main parser, then one per command
+        return parser
+
     def parse_arguments(self, parser, args) -> None:
-        super().parse_arguments(parser, args)
+        from jsonargparse import ArgumentError
+
+        try:
+            super().parse_arguments(parser, args)
+        except ArgumentError as error:
+            command_line = list(sys.argv[1:] if args is None else args)
+            raise LitGenError(explain_parse_error(str(error), command_line, self._parsers[1:])) from None
         subcommand = self.config.get("subcommand")
         if subcommand:
             self.config[subcommand] = checkpoint_as_data(self.config[subcommand])
@@ -171,7 +180,7 @@ class LitGenCLI(LightningCLI):
             trial.write_end(trainer, seconds)
         folder = run_dir(trainer)  # on every rank: under DDP the log dir is broadcast from rank 0
         if trainer.is_global_zero:
-            print_summary(folder)
+            print_summary(folder, tuple(self.datamodule.data_shape))
 
 
 def place_run_directory(config, folder: Path) -> None:
@@ -197,12 +206,17 @@ def _import_class(class_path: str):
     return getattr(importlib.import_module(module_name), name)
 
 
-def print_summary(folder) -> None:
+def print_summary(folder, data_shape: tuple[int, ...] | None = None) -> None:
     metrics = read_metrics(folder)["metrics"]
     lines = [f"Results in {folder}: metrics.json, config.yaml, checkpoints/, images/"]
     for key in KEY_FIGURES:
         if key in metrics:
             lines.append(f"  {key:<20} {metrics[key]:.4f}")
+    if data_shape and any(k.endswith("/nll_iw") for k in metrics) and any(k.endswith("/bpd") for k in metrics):
+        # bpd is there only where the data are discrete and dequantised: nll_iw is then a continuous density's
+        dims = "×".join(map(str, data_shape))
+        lines += [f"  nll_iw is -log p(x) in nats of a density on [0,1]^({dims}): a density can exceed 1, so it can be",
+                  "  negative; bpd (bits per dimension of the discrete pixels) is the figure to compare across models"]
     print("\n".join(lines), flush=True)
 
 
@@ -227,14 +241,22 @@ def check_fit_config(args: list[str]) -> dict:
             LitGenCLI(args=["fit", *args], parse_only=True)
     except ConfigParsed as parsed:
         return parsed.config
-    except ArgumentError as error:
-        raise LitGenError(_short(str(error))) from None
+    except ArgumentError as error:  # raised before LitGenCLI.parse_arguments (a config file that does not parse)
+        raise LitGenError(explain(str(error), ["fit", *args])) from None
     raise AssertionError("LitGenCLI(parse_only=True) returned without raising ConfigParsed")
 
 
-def _short(message: str) -> str:
-    noise = ("Expected a <class 'NoneType'>", "Given value type:", "Given value:")
-    return "\n".join(line for line in message.splitlines() if not line.strip().lstrip("- ").startswith(noise))
+def explain_parse_error(message: str, command_line: list[str], command_parsers: list) -> str:
+    """jsonargparse's message as `lit_gen.config_errors` words it; the command's keys are the candidates for a typo
+    outside any class (`trainer.max_epochz`)."""
+    command = next((arg for arg in command_line if arg in LitGenCLI.subcommands()), "fit")
+    keys: list[str] = []
+    for command_parser in command_parsers:
+        try:
+            keys += [key for key in command_parser.get_defaults().keys() if key not in keys]
+        except Exception:  # noqa: BLE001 — the keys only improve the message; without them it names the help
+            continue
+    return explain(message, command_line, keys, help_hint=f"(every option: lit-gen {command} --help)")
 
 
 def end_process_group() -> None:

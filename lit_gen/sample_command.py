@@ -5,11 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
-from lit_gen.loading import load
-from lit_gen.plotting import save_samples
-
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lit-gen sample", description=__doc__)
@@ -24,6 +19,11 @@ def main(argv: list[str]) -> None:
     args = parser().parse_args(argv)
     if args.num < 1:
         parser().error(f"--num {args.num}: need at least one sample")
+    import torch  # here, not at the top: `lit-gen sample --help` answers without loading torch
+
+    from lit_gen.loading import load
+    from lit_gen.plotting import save_samples
+
     model = load(args.ckpt_path)
     torch.manual_seed(args.seed)
     with torch.no_grad():

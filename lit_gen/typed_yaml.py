@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import re
 import types
 import typing
@@ -19,7 +18,10 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from lit_gen.config_errors import nearest, plain_words
 from lit_gen.errors import LitGenError
+
+__all__ = ["nearest"]  # the CLI's and the typed files' one way to find the key a typo meant (lit_gen.config_errors)
 
 GROUP = "file"  # the parser group the file's keys live in (jsonargparse names keys `file.<key>`)
 
@@ -86,12 +88,6 @@ def unknown_key(where: str, shown: str, key: str, valid: list[str]) -> str:
     return f"{where}: unknown key {shown!r} ({nearest(key, valid, 'keys')})"
 
 
-def nearest(name: str, valid: list[str], what: str) -> str:
-    """'did you mean X?' with difflib's nearest valid name, or all of them where none is near."""
-    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else f"the {what} are {', '.join(sorted(valid))}"
-
-
 def type_error(where: str, error: Exception, hints: dict[str, Any], raw: dict[str, Any]) -> str:
     """jsonargparse's message about a value of the wrong type, as one line: the key, the value, the type."""
     text = str(error)
@@ -109,7 +105,7 @@ def one_line(text: str) -> str:
     """A jsonargparse message without its scaffolding (union listings, the value repeated), on one line."""
     noise = ("Does not validate against any of the Union subtypes", "Subtypes:", "Errors:", "Given value type:",
              "Given value:", "- Expected a <class 'NoneType'>", "- Expected <class 'NoneType'>")
-    kept = [line.strip().removeprefix("- ") for line in text.splitlines() if line.strip()
+    kept = [plain_words(line.strip().removeprefix("- ")) for line in text.splitlines() if line.strip()
             and not line.strip().startswith(noise)]
     return " ".join(kept)
 

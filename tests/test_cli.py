@@ -11,6 +11,7 @@ import torch
 import yaml
 
 import lit_gen
+import lit_gen.lightning_cli  # noqa: F401  (Lightning's log handler then holds the real stderr, not one test's capture)
 from lit_gen.cli import main
 from tests.conftest import CONFIGS
 from tests.helpers import write_fake_mnist
@@ -27,9 +28,10 @@ def run_cli(*args: str, cwd) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-def test_fit_writes_the_run_directory(in_tmp, capsys):
+def test_fit_writes_the_run_directory(in_tmp, capsys, caplog):
     fit("--config", str(CONFIGS / "experiments" / "vae_digits.yaml"), "--config", SMOKE,
-        "--trainer.max_epochs", "2", "--model.init_args.iw_samples", "10")
+        "--trainer.max_epochs", "2", "--model.init_args.iw_samples", "10",
+        "--trainer.enable_progress_bar", "true", "--trainer.enable_model_summary", "true")
     run = in_tmp / "runs" / "vae_digits" / "version_0"
     content = json.loads((run / "metrics.json").read_text())
     for key in ["val/elbo", "val/kl", "val/recon", "val/nll_iw", "val/bpd", "test/nll_iw", "test/elbo"]:
@@ -45,8 +47,15 @@ def test_fit_writes_the_run_directory(in_tmp, capsys):
     assert (run / "images" / "epoch_0001_interpolation.png").is_file()
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["model"]["init_args"]["iw_samples"] == 10
-    out = capsys.readouterr().out
-    assert f"Results in {run.relative_to(in_tmp)}" in out and "test/nll_iw" in out
+    captured = capsys.readouterr()
+    assert f"Results in {run.relative_to(in_tmp)}" in captured.out and "test/nll_iw" in captured.out
+    assert "density on [0,1]^(1×8×8)" in captured.out and "bpd" in captured.out  # what a negative nll_iw means
+    # stderr is not a terminal here: one line per epoch instead of bars, the model in one line, no advertisement
+    assert "epoch 1/2  step 3  train/elbo" in captured.err and "epoch 2/2  step 6" in captured.err, captured.err
+    assert "it/s" not in captured.err
+    logged = [record.getMessage() for record in caplog.records]
+    assert any("trainable parameters" in line for line in logged) and not any("💡" in line for line in logged)
+    assert not any(line.startswith("image quality") and "{" in line for line in logged)  # provenance: in the file
 
 
 def test_saved_config_reruns_the_same_experiment(in_tmp):
@@ -126,10 +135,19 @@ def test_every_experiment_config_runs_with_a_tiny_budget(in_tmp, experiment):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--model.init_args.latent_dim", "0"], "latent_dim"),
-        (["--model.init_args.likelihood.init_args.sigma", "-1"], "sigma"),
-        (["--model.init_args.latnt_dim", "3"], "latnt_dim"),
-        (["--trainer.max_epochs", "many"], "max_epochs"),
+        (["--model.init_args.latent_dim", "0"], "--model.init_args.latent_dim 0: must be > 0"),
+        (["--model.init_args.likelihood.init_args.sigma", "-0.1"],
+         "--model.init_args.likelihood.init_args.sigma -0.1: must be > 0"),
+        (["--model.init_args.latnet_dim", "16"],
+         "--model.init_args.latnet_dim: unknown key 'latnet_dim' of lit_gen.models.VAE: did you mean 'latent_dim'?"),
+        (["--config", "typo.yaml"],
+         "typo.yaml: model.init_args.latnet_dim: unknown key 'latnet_dim' of lit_gen.models.VAE: did you mean "
+         "'latent_dim'?"),
+        (["--config", "experiment.yaml"],  # the file named is the one that holds the value, not the one naming it
+         "model.yaml: init_args.likelihood.init_args.sigma = -0.5: must be > 0"),
+        (["--trainer.max_epocs", "3"], "--trainer.max_epocs: unknown key 'trainer.max_epocs': did you mean "
+                                       "'trainer.max_epochs'?"),
+        (["--trainer.max_epochs", "many"], "--trainer.max_epochs many: expected a whole number"),
         (["--data", "lit_gen.data.MNISTDataModule", "--data.init_args.data_dir", "missing"], "MNIST/raw"),
         (["--ckpt_path", "damaged.ckpt"], "damaged.ckpt cannot be read"),
         (["--ckpt_path", "nowhere.ckpt"], "nowhere.ckpt does not exist"),
@@ -139,12 +157,17 @@ def test_bad_input_is_one_clear_message_and_a_nonzero_exit(in_tmp, capsys, args,
     """In this process, as `lit-gen` runs it (an exception other than the exit would fail the test with its
     traceback); `test_a_diverging_run_stops_with_a_clear_message_and_keeps_its_checkpoints` runs a real process."""
     (in_tmp / "damaged.ckpt").write_bytes(b"PK\x03\x04 not really a zip")
+    (in_tmp / "typo.yaml").write_text("model:\n  init_args:\n    latnet_dim: 16\n")
+    (in_tmp / "model.yaml").write_text("class_path: lit_gen.models.VAE\ninit_args:\n  likelihood:\n"
+                                       "    class_path: lit_gen.models.GaussianLikelihood\n"
+                                       "    init_args:\n      sigma: -0.5\n")
+    (in_tmp / "experiment.yaml").write_text("model: model.yaml\n")
     with pytest.raises(SystemExit) as exit_:
         main(["fit", "--config", str(CONFIGS / "experiments" / "vae_digits.yaml"), *args])
     stderr = capsys.readouterr().err
     assert exit_.value.code not in (0, None)
     assert "lit-gen: error:" in stderr and message in stderr, stderr[-2000:]
-    assert "usage:" not in stderr
+    assert "usage:" not in stderr and len(stderr.strip().splitlines()) <= 3, stderr
 
 
 def test_load_of_a_damaged_checkpoint_is_a_clear_error(in_tmp):

@@ -1,5 +1,3 @@
-from lightning.pytorch.callbacks import TQDMProgressBar
-
 from lit_gen.callbacks.checkpoint import LatestCheckpoint
 from lit_gen.callbacks.divergences import Divergences
 from lit_gen.callbacks.evaluation_record import write_evaluation_provenance
@@ -8,6 +6,7 @@ from lit_gen.callbacks.metrics_history import MetricsHistory
 from lit_gen.callbacks.metrics_json import MetricsJson
 from lit_gen.callbacks.mode_coverage import ModeCoverage
 from lit_gen.callbacks.optimal_discriminator import DiscriminatorVsOptimal
+from lit_gen.callbacks.progress import console_callbacks
 from lit_gen.run.record import read_metrics
 
 __all__ = ["DiscriminatorVsOptimal", "Divergences", "LatestCheckpoint", "MetricsHistory", "MetricsJson",
@@ -16,11 +15,9 @@ __all__ = ["DiscriminatorVsOptimal", "Divergences", "LatestCheckpoint", "Metrics
 
 def default_callbacks() -> list:
     """Callbacks every lit_gen run has, whatever its config: metrics.json, `last.ckpt` at every epoch, the whole
-    curve in a resumed run's metrics.csv, Lightning's tqdm progress bar, and on the 2D mixtures the mode coverage of
-    any model that samples and a GAN's D against D* (each does nothing elsewhere, at the protocol's 2,500 samples).
-    (The configurable ones — checkpoint, images, image_quality, divergences — are config sections of the CLI.)"""
-    # tqdm named here because Lightning would pick its Rich bar wherever `rich` is installed (import-linter brings
-    # it), and the Rich bar redraws from a thread 100 times a second: on a CPU that took ~10% of the conv VAE's
-    # training speed (benchmarks/README.md)
-    return [MetricsJson(), LatestCheckpoint(), MetricsHistory(), TQDMProgressBar(), ModeCoverage(),
+    curve in a resumed run's metrics.csv, the progress display (`lit_gen.callbacks.progress`: tqdm bars on a
+    terminal, one-line epoch summaries in a log), and on the 2D mixtures the mode coverage of any model that samples
+    and a GAN's D against D* (each does nothing elsewhere, at the protocol's 2,500 samples). (The configurable ones
+    — checkpoint, images, image_quality, divergences — are config sections of the CLI.)"""
+    return [MetricsJson(), LatestCheckpoint(), MetricsHistory(), *console_callbacks(), ModeCoverage(),
             DiscriminatorVsOptimal()]

@@ -12,7 +12,6 @@ The backbone lives here, never in the LightningModule, so no backbone weight ent
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 import torch
@@ -88,7 +87,9 @@ class ImageQuality(Callback):
         self._backbone = self._build(trainer, datamodule)
         summary = {"backbone": self._backbone.provenance(), "num_samples": self.settings.num_samples,
                    "every_n_epochs": self.every_n_epochs, "input": INPUT_CONVENTION}
-        rank_zero_info(f"image quality (FID, KID, IS): {json.dumps(summary)}")
+        backbone = summary["backbone"]  # on screen one line; the whole provenance goes to metrics.json
+        rank_zero_info(f"image quality: FID, KID, IS every {self.every_n_epochs} epochs, {backbone['name']} backbone"
+                       + (f" of {backbone['trained_on']}" if backbone.get("trained_on") else ""))
         for logger in trainer.loggers:
             logger.log_hyperparams({"image_quality": summary})
 

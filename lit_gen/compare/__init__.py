@@ -6,9 +6,21 @@ likelihoods share a column), `report` (the table, the figure, compare.json). The
 `lit_gen.compare.command`.
 """
 
-from lit_gen.compare.check import data_overrides as _data_overrides  # the name tests/test_compare.py imports
-from lit_gen.compare.command import main
-from lit_gen.compare.entries import Entry
-from lit_gen.compare.report import markdown_table
+import importlib
+
+#: the names this package offers, each imported on first use (PEP 562): `lit-gen compare --help` reads only `command`
+_LAZY = {
+    "_data_overrides": ("lit_gen.compare.check", "data_overrides"),  # the name tests/test_compare.py imports
+    "main": ("lit_gen.compare.command", "main"),
+    "Entry": ("lit_gen.compare.entries", "Entry"),
+    "markdown_table": ("lit_gen.compare.report", "markdown_table"),
+}
 
 __all__ = ["Entry", "_data_overrides", "main", "markdown_table"]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'lit_gen.compare' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    return getattr(importlib.import_module(module_name), attribute)

@@ -27,12 +27,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lit_gen.compare.check import build_datamodule, check_same_data, data_spec_of_run
-from lit_gen.compare.entries import entries_of, next_version
-from lit_gen.compare.evaluate import evaluate
-from lit_gen.compare.report import write_outputs
-from lit_gen.compare.train import train
-
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lit-gen compare", description=__doc__,
@@ -60,6 +54,13 @@ def main(argv: list[str]) -> None:
         cut = argv.index("--")
         argv, fit_args = argv[:cut], argv[cut + 1 :]
     args = parser().parse_args(argv)
+    # imported here, not at the top: `lit-gen compare --help` answers without loading torch
+    from lit_gen.compare.check import build_datamodule, check_same_data, data_spec_of_run
+    from lit_gen.compare.entries import entries_of, next_version
+    from lit_gen.compare.evaluate import evaluate
+    from lit_gen.compare.report import write_outputs
+    from lit_gen.compare.train import train
+
     for name in ("num_data", "num_model_samples", "kde_samples", "kde_cv_samples"):
         if getattr(args, name) < 10:
             parser().error(f"--{name} {getattr(args, name)}: need at least 10")

@@ -13,14 +13,12 @@ import importlib
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
-
-from lit_gen.data.base import InMemoryDataModule
 from lit_gen.errors import LitGenError
-from lit_gen.features.auto import file_name
-from lit_gen.features.store import load_classifier, save_classifier
-from lit_gen.features.train import train_classifier
+
+if TYPE_CHECKING:  # the rest is imported where it is used: `lit-gen features --help` answers without torch
+    from lit_gen.data.base import InMemoryDataModule
 
 #: `--data` short names
 DATA_SETS = {
@@ -58,6 +56,8 @@ def parser() -> argparse.ArgumentParser:
 
 def build_datamodule(data: str, data_dir: str | None = None) -> InMemoryDataModule:
     """A DataModule from a short name or a data config file."""
+    import yaml
+
     if data in DATA_SETS:
         class_path, init_args = DATA_SETS[data], {}
         if data_dir is not None and data != "digits":
@@ -80,6 +80,10 @@ def build_datamodule(data: str, data_dir: str | None = None) -> InMemoryDataModu
 
 
 def train(args: argparse.Namespace) -> None:
+    from lit_gen.features.auto import file_name
+    from lit_gen.features.store import save_classifier
+    from lit_gen.features.train import train_classifier
+
     datamodule = build_datamodule(args.data, args.data_dir)
     network, info = train_classifier(datamodule, args.epochs, args.batch_size, args.lr, args.seed,
                                      args.base_channels, args.feature_dim)
@@ -95,6 +99,8 @@ def train(args: argparse.Namespace) -> None:
 
 
 def show(args: argparse.Namespace) -> None:
+    from lit_gen.features.store import load_classifier
+
     stored = load_classifier(args.path)
     print(json.dumps({**stored.info, "sha256": stored.sha256}, indent=2, default=str))
 

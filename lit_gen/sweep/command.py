@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lit_gen.sweep.spec import load_spec
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lit-gen sweep", description="Optuna sweeps of lit_gen experiments.")
@@ -67,6 +65,8 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     if getattr(args, "replay", False) and args.export is None:
         parser.error("--replay goes with --export OUT.yaml")
+    from lit_gen.sweep.spec import load_spec  # here: `lit-gen sweep --help` answers without YAML or jsonargparse
+
     spec = load_spec(args.spec)
     n_trials = args.n_trials or spec.n_trials
     if args.command == "run":
