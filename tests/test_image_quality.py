@@ -17,11 +17,12 @@ from lit_gen.callbacks.image_quality import ImageQuality
 from lit_gen.cli import main
 from lit_gen.data import DigitsDataModule
 from lit_gen.errors import LitGenError
-from lit_gen.evaluation.image_quality import CanEncode, CanSample, Settings, evaluate_image_quality, holds_images
+from lit_gen.evaluation.image_quality import Settings, evaluate_image_quality, holds_images
 from lit_gen.features.auto import PRETRAINED
 from lit_gen.features.store import load_classifier
 from lit_gen.metrics.backbones import INCEPTION_WEIGHTS_FILE, DomainBackbone, real_intensities
 from lit_gen.models import GAN, VAE
+from lit_gen.models.capabilities import Encodes, Samples
 from lit_gen.models.likelihoods import GaussianLikelihood
 from lit_gen.samplers import AggregatePosteriorSampler, PriorSampler
 from tests.conftest import CONFIGS
@@ -148,6 +149,9 @@ class IdentityVAE:
     def decode(self, z):
         return z
 
+    def reconstruct(self, x):
+        return self.decode(self.encode(x).mean)
+
 
 def test_prior_sampler_decodes_standard_normal_codes():
     torch.manual_seed(0)
@@ -210,9 +214,9 @@ def test_kid_on_the_digits_test_split_has_a_positive_spread_and_records_its_subs
 def test_evaluation_asks_the_model_what_it_can_do(digits_and_backbone):
     data, backbone = digits_and_backbone
     gan, vae = GAN(data_shape=(1, 8, 8), levels=17), VAE(data_shape=(1, 8, 8), levels=17)
-    assert isinstance(gan, CanSample) and not isinstance(gan, CanEncode)  # prepare, decode, latent_dim: no encoder
-    assert isinstance(vae, CanEncode) and isinstance(IdentityVAE(), CanEncode)
-    assert not isinstance(object(), CanSample)
+    assert isinstance(gan, Samples) and not isinstance(gan, Encodes)  # prepare, decode, latent_dim: no encoder
+    assert isinstance(vae, Encodes) and isinstance(IdentityVAE(), Encodes)
+    assert not isinstance(object(), Samples)
     assert holds_images(data) and not holds_images(None)
     nothing = type("Nothing", (), {"device": torch.device("cpu")})()
     with pytest.raises(LitGenError, match="no sample"):

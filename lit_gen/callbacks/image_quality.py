@@ -19,7 +19,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
-from lit_gen.callbacks.metrics_json import MetricsJson, record_meta
+from lit_gen.callbacks.evaluation_record import write_evaluation_provenance
 from lit_gen.callbacks.schedule import validation_due
 from lit_gen.evaluation.image_quality import (
     INPUT_CONVENTION,
@@ -125,10 +125,7 @@ class ImageQuality(Callback):
         self._write_provenance(trainer, "test")
 
     def _write_provenance(self, trainer: Trainer, split: str) -> None:
-        provenance = self._provenance.pop(split, None)
-        if any(isinstance(callback, MetricsJson) for callback in trainer.callbacks):  # where metrics.json is kept
-            # None removes an older evaluation's provenance when this one computed nothing
-            record_meta(trainer, {"image_quality": {split: provenance}})
+        write_evaluation_provenance(trainer, split, {"image_quality": self._provenance.pop(split, None)})
 
     # --- what ----------------------------------------------------------------------------------------------
 

@@ -24,39 +24,20 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
-from torch.distributions import Distribution
 
 from lit_gen.errors import LitGenError
 from lit_gen.features.auto import find_or_train
 from lit_gen.features.store import check_matches_data, load_classifier
 from lit_gen.metrics.backbones import Backbone, DomainBackbone, InceptionBackbone, real_intensities
 from lit_gen.metrics.fid import inception_score, kid_spread, kid_subset_size, scores, single_threaded
+from lit_gen.models.capabilities import Encodes, Samples
 from lit_gen.samplers import AggregatePosteriorSampler, PriorSampler
 
 #: how real images reach every backbone (see metrics/backbones.py)
 INPUT_CONVENTION = "intensities in [0, 1], clipped; real level k -> k / (levels - 1)"
 
 
-# --- what a model and a data set offer (to merge with models/capabilities.py) ------------------------------
-
-@runtime_checkable
-class CanSample(Protocol):
-    def sample(self, num: int) -> Tensor:
-        """`num` samples in data space (images: intensities on the real images' scale)."""
-
-
-@runtime_checkable
-class CanEncode(Protocol):
-    """A model with an encoder (a VAE): what `lit_gen.samplers` needs to decode prior or mixture codes."""
-
-    latent_dim: int
-
-    def prepare(self, raw: Tensor) -> Tensor: ...
-
-    def encode(self, x: Tensor) -> Distribution: ...
-
-    def decode(self, z: Tensor) -> Tensor: ...
-
+# --- what a data set offers (what a model offers: lit_gen.models.capabilities) ---------------------------
 
 @runtime_checkable
 class SplitData(Protocol):
@@ -133,13 +114,13 @@ def num_evaluated(split_size: int, settings: Settings) -> int:
 
 def _samplers(model, datamodule, settings: Settings) -> dict[str, tuple[Callable[[int], Tensor], dict[str, Any]]]:
     """The samplers scored, by metric-name suffix: `""` the model's own samples, `"_gmm"` the mixture's."""
-    if isinstance(model, CanEncode):
+    if isinstance(model, Encodes):
         prior = PriorSampler(model)  # what a VAE's own sample() does, named as such
         torch.manual_seed(settings.seed)  # the same mixture on every rank (prepare() may draw dequantisation noise)
         gmm = AggregatePosteriorSampler.fit(model, datamodule.raw_split("train"), settings.gmm_components,
                                             settings.gmm_fit_examples, settings.batch_size, settings.seed)
         return {"": (prior.sample, prior.describe()), "_gmm": (gmm.sample, gmm.describe())}
-    if isinstance(model, CanSample):
+    if isinstance(model, Samples):
         return {"": (model.sample, {"sampler": f"{type(model).__name__}.sample"})}
     raise LitGenError(f"{type(model).__name__} has no sample(num): FID, KID and IS need a model that samples")
 
