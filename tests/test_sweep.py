@@ -91,8 +91,8 @@ def test_status_best_export_and_report(finished_sweep):
     assert status.returncode == 0, status.stderr
     assert "4/4 done" in status.stdout and "2 COMPLETE" in status.stdout and "2 PRUNED" in status.stdout
 
-    # the replay (full training, the default, is checked in test_sweep_status.py without training)
-    best = run_sweep_cli("best", str(spec), "--export", str(folder / "best.yaml"), "--replay", cwd=folder)
+    # the replay, the default (full training, --full, is checked in test_sweep_status.py without training)
+    best = run_sweep_cli("best", str(spec), "--export", str(folder / "best.yaml"), cwd=folder)
     assert best.returncode == 0, best.stderr
     assert "a replay of the best trial with the sweep's limits: max_epochs 4" in best.stdout
     trial = min((t for t in load_trials(spec) if t.state.name == "COMPLETE"), key=lambda t: t.value)

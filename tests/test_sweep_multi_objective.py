@@ -121,7 +121,7 @@ def test_a_diverged_trial_of_several_objectives_fills_its_slot_without_a_retry(f
 def test_best_export_writes_one_config_per_pareto_trial_and_pick_the_constrained_best(front_study, capsys):
     spec, study = front_study
     out = spec.sweep_dir.parent / "front"
-    command.main(["best", str(spec.path), "--export", str(out)])
+    command.main(["best", str(spec.path), "--export", str(out), "--full"])
     assert sorted(p.name for p in out.iterdir()) == ["trial-0.yaml", "trial-1.yaml", "trial-3.yaml"]
     for number, sigma in ((0, 0.05), (1, 0.1), (3, 0.5)):
         text = (out / f"trial-{number}.yaml").read_text()

@@ -97,11 +97,11 @@ def test_the_best_trial_is_named_by_the_trial_that_produced_it(retried_study, ca
     assert out[2] == f"  run directory: {spec.sweep_dir / 'trials' / 'trial-0'}"  # the slot's, where it resumed
 
 
-def test_export_writes_full_training_by_default_and_a_replay_on_request(retried_study, capsys):
+def test_export_writes_a_replay_by_default_and_full_training_on_request(retried_study, capsys):
     spec, study = retried_study
     for replay in (False, True):
         out = spec.sweep_dir.parent / ("replay.yaml" if replay else "best.yaml")
-        command.main(["best", str(spec.path), "--export", str(out), *(["--replay"] if replay else [])])
+        command.main(["best", str(spec.path), "--export", str(out), *([] if replay else ["--full"])])
         said = capsys.readouterr().out.splitlines()[-1]
         config = yaml.safe_load(out.read_text())
         trainer = config["trainer"]

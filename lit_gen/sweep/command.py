@@ -2,7 +2,7 @@
 
     lit-gen sweep run SPEC [--workers N] [--n_trials N] [--storage URL]
     lit-gen sweep status SPEC
-    lit-gen sweep best SPEC [--export best.yaml|DIR [--replay]] [--pick 'val/kl<=20']
+    lit-gen sweep best SPEC [--export best.yaml|DIR [--full]] [--pick 'val/kl<=20']
     lit-gen sweep report SPEC [--out DIR] [--wandb]
     lit-gen sweep submit SPEC --cluster slurm/PROFILE.yaml [--workers W] [--n_trials N] [--storage URL] [--dry_run]
     lit-gen sweep cancel SPEC
@@ -36,13 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
                       "and their age, SLURM jobs (one line when the controller cannot be reached)")
     best = command("best", "the best trial, and optionally its config")
     best.add_argument("--export", type=Path, default=None, metavar="OUT.yaml",
-                      help="write the best trial's config for `lit-gen fit --config OUT.yaml`: full training with its "
-                           "values, i.e. the sweep's trial limits (limits.max_epochs, limits.wall_time) removed and "
-                           "the experiment's own trainer.max_epochs/max_time back; the sweep's fixed overrides stay, "
-                           "the pruning hook is never in it; for a sweep of several metrics, a folder: one config per "
-                           "Pareto trial")
-    best.add_argument("--replay", action="store_true",
-                      help="with --export: keep the trial's limits instead, to re-run the trial exactly as it ran")
+                      help="write the best trial's config for `lit-gen fit --config OUT.yaml`, as the trial ran "
+                           "(its values and the sweep's limits: it reproduces the trial's numbers); for a sweep of "
+                           "several metrics, a folder: one config per Pareto trial. The pruning hook is never in it")
+    best.add_argument("--full", action="store_true",
+                      help="with --export: full training with the trial's values instead: the sweep's trial limits "
+                           "(limits.max_epochs, limits.wall_time) removed and the experiment's own "
+                           "trainer.max_epochs/max_time back; the sweep's fixed overrides stay")
     best.add_argument("--pick", default=None, metavar="'METRIC<=BOUND'",
                       help="the trial best in the first objective among those that satisfy a constraint on an "
                            "objective or another metric of their metrics.json, e.g. 'val/kl<=20' (with --export: "
@@ -63,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "replay", False) and args.export is None:
-        parser.error("--replay goes with --export OUT.yaml")
+    if getattr(args, "full", False) and args.export is None:
+        parser.error("--full goes with --export OUT.yaml")
     from lit_gen.sweep.spec import load_spec  # here: `lit-gen sweep --help` answers without YAML or jsonargparse
 
     spec = load_spec(args.spec)
@@ -114,15 +114,15 @@ def main(argv: list[str]) -> None:
             print(f"picked {trial_label(chosen)} ({args.pick}, best {spec.metric}): {values_text(spec, chosen.values)}")
             if args.export:
                 what = f"{trial_label(chosen)} (picked: {args.pick})"
-                print(export.export_trial(spec, chosen, args.export, not args.replay, what,
+                print(export.export_trial(spec, chosen, args.export, args.full, what,
                                           f"{spec.name}-trial-{chosen.number}").summary())
             return
         print_best(study, spec)
         if args.export and spec.multi_objective:
-            for exported in export.export_front(study, spec, args.export, full=not args.replay):
+            for exported in export.export_front(study, spec, args.export, full=args.full):
                 print(exported.summary())
         elif args.export:
-            print(export.export_best(study, spec, args.export, full=not args.replay).summary())
+            print(export.export_best(study, spec, args.export, full=args.full).summary())
     elif args.command == "report":
         from lit_gen.sweep.report import write_report
 

@@ -162,7 +162,7 @@ def print_best(study, spec: SweepSpec) -> None:
         lines.append(f"  export each: lit-gen sweep best {spec.path} --export front/ (or --pick 'METRIC<=BOUND' "
                      "--export pick.yaml)")
     elif lines[0].startswith("best trial"):
-        lines.append(f"  train it in full: lit-gen sweep best {spec.path} --export best.yaml && "
+        lines.append(f"  train it in full: lit-gen sweep best {spec.path} --export best.yaml --full && "
                      "lit-gen fit --config best.yaml")
     print("\n".join(lines), flush=True)
 

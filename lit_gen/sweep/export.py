@@ -1,11 +1,11 @@
-"""`lit-gen sweep best --export`: the best trial's config, for full training (default) or as a replay of the trial.
+"""`lit-gen sweep best --export`: the best trial's config, as the trial ran (default) or for full training (`--full`).
 (A sweep of several objectives: one config per Pareto trial, or the trial `--pick` names; objectives.py.)
 
 A trial trains under the sweep's `limits` (`trainer.max_epochs`, and `trainer.max_time` from `limits.wall_time`):
-short on purpose, to compare many values. What a user wants next is the experiment trained in full with the best
-values, so that is the default: the trial's resolved config with those two keys set back to what the experiment
-itself says (its config files, then the sweep's fixed `overrides`). `--replay` keeps the trial's limits, which
-re-runs the trial as it ran. Either way the pruning hook is not in the file (a trial gets it from its environment,
+short on purpose, to compare many values. The default export keeps them: it re-runs the trial as it ran and
+reproduces its numbers (what a front of several objectives is checked by). `--full` is what usually comes next: the
+trial's resolved config with those two keys set back to what the experiment itself says (its config files, then the
+sweep's fixed `overrides`). Either way the pruning hook is not in the file (a trial gets it from its environment,
 never from its config), and the run starts afresh in `runs/<study>-best[-replay]/` instead of the trial's directory.
 """
 
@@ -42,11 +42,12 @@ class Exported:
             what = (f"full training with {values}: {_limits(self.written_limits)}, as the experiment says "
                     f"(the trial: {_limits(self.trial_limits)})")
         else:
-            what = f"a replay of {self.trial} with the sweep's limits: {_limits(self.written_limits)}"
+            what = (f"a replay of {self.trial} with the sweep's limits: {_limits(self.written_limits)} (--full: the "
+                    "experiment's own)")
         return f"wrote {self.path}, {what}; train it with: lit-gen fit --config {self.path}"
 
 
-def export_best(study, spec: SweepSpec, out: Path, full: bool = True) -> Exported:
+def export_best(study, spec: SweepSpec, out: Path, full: bool = False) -> Exported:
     """Write the best trial's resolved config so that `lit-gen fit --config OUT` trains it: in full (`full`), or
     again as the trial ran (see the module docstring)."""
     from optuna.trial import TrialState
@@ -56,7 +57,7 @@ def export_best(study, spec: SweepSpec, out: Path, full: bool = True) -> Exporte
     return export_trial(spec, study.best_trial, out, full, "the best trial", f"{spec.name}-best")
 
 
-def export_front(study, spec: SweepSpec, out_dir: Path, full: bool = True) -> list[Exported]:
+def export_front(study, spec: SweepSpec, out_dir: Path, full: bool = False) -> list[Exported]:
     """A sweep of several objectives: one config per trial of the Pareto front, `OUT_DIR/trial-<n>.yaml`."""
     front = pareto_trials(study)
     if not front:
