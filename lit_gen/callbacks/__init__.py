@@ -1,6 +1,7 @@
 from lit_gen.callbacks.checkpoint import LatestCheckpoint
 from lit_gen.callbacks.divergences import Divergences
 from lit_gen.callbacks.evaluation_record import write_evaluation_provenance
+from lit_gen.callbacks.evaluation_time import EvaluationTime
 from lit_gen.callbacks.images import SampleImages
 from lit_gen.callbacks.metrics_history import MetricsHistory
 from lit_gen.callbacks.metrics_json import MetricsJson
@@ -20,4 +21,4 @@ def default_callbacks() -> list:
     and a GAN's D against D* (each does nothing elsewhere, at the protocol's 2,500 samples). (The configurable ones
     — checkpoint, images, image_quality, divergences — are config sections of the CLI.)"""
     return [MetricsJson(), LatestCheckpoint(), MetricsHistory(), *console_callbacks(), ModeCoverage(),
-            DiscriminatorVsOptimal()]
+            DiscriminatorVsOptimal(), EvaluationTime()]
