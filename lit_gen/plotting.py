@@ -86,8 +86,7 @@ def save_discriminator_figure(
     half = float(np.clip(np.quantile(spread, 0.98), 0.05, 0.5))  # at least ±0.05: noise-level D is not a pattern
     difference = d_map - d_star_map
     half_diff = float(np.clip(np.quantile(np.abs(difference[shown]), 0.98), 0.05, 1.0))
-    cmap = matplotlib.colormaps["RdBu_r"].copy()
-    cmap.set_bad("0.85")
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="0.85")
     fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.8), sharex=True, sharey=True, layout="constrained")
     panels = [("learned D(x)", d_map, 0.5 - half, 0.5 + half),
               ("optimal D*(x) = p_data / (p_data + p_g)", d_star_map, 0.5 - half, 0.5 + half),
