@@ -30,6 +30,7 @@ from lit_gen.errors import LitGenError
 from lit_gen.loggers import place_in_run_directory
 from lit_gen.models.base import GenerativeModel
 from lit_gen.run.identity import current_trial
+from lit_gen.run.readings import gan_readings
 from lit_gen.run.record import read_metrics, run_dir
 
 #: metrics printed at the end of `fit`, when the run logged them
@@ -180,7 +181,7 @@ class LitGenCLI(LightningCLI):
             trial.write_end(trainer, seconds)
         folder = run_dir(trainer)  # on every rank: under DDP the log dir is broadcast from rank 0
         if trainer.is_global_zero:
-            print_summary(folder, tuple(self.datamodule.data_shape))
+            print_summary(folder, tuple(self.datamodule.data_shape), getattr(self.model.hparams, "ema_decay", None))
 
 
 def place_run_directory(config, folder: Path) -> None:
@@ -206,7 +207,7 @@ def _import_class(class_path: str):
     return getattr(importlib.import_module(module_name), name)
 
 
-def print_summary(folder, data_shape: tuple[int, ...] | None = None) -> None:
+def print_summary(folder, data_shape: tuple[int, ...] | None = None, ema_decay: float | None = None) -> None:
     metrics = read_metrics(folder)["metrics"]
     lines = [f"Results in {folder}: metrics.json, config.yaml, checkpoints/, images/"]
     for key in KEY_FIGURES:
@@ -217,6 +218,7 @@ def print_summary(folder, data_shape: tuple[int, ...] | None = None) -> None:
         dims = "×".join(map(str, data_shape))
         lines += [f"  nll_iw is -log p(x) in nats of a density on [0,1]^({dims}): a density can exceed 1, so it can be",
                   "  negative; bpd (bits per dimension of the discrete pixels) is the figure to compare across models"]
+    lines += gan_readings(metrics, ema_decay)
     print("\n".join(lines), flush=True)
 
 

@@ -1,5 +1,6 @@
 """Saves pictures at validation: a sample grid (a 2D scatter over the data density for 2D data) and, for models
-with an encoder, reconstructions and a latent interpolation.
+with an encoder, reconstructions (each row of originals labelled, above its reconstructions) and a latent
+interpolation.
 
 Asks little of the model: `sample(n)`; `reconstruct(x)`, `encode(x)`, `decode(z)` and `prepare(raw)` where
 it has them (`Encodes`); beside a `DiscriminatorVsOptimal` callback, its latest D(x) is drawn beside D*(x).
@@ -19,7 +20,7 @@ from lit_gen.callbacks.optimal_discriminator import DiscriminatorVsOptimal
 from lit_gen.loggers import log_images
 from lit_gen.metrics.backbones import real_intensities
 from lit_gen.models.capabilities import Encodes
-from lit_gen.plotting import save_discriminator_figure, save_image_grid, save_samples
+from lit_gen.plotting import save_discriminator_figure, save_image_grid, save_reconstruction_grid, save_samples
 from lit_gen.run.record import run_dir
 
 
@@ -57,16 +58,16 @@ class SampleImages(Callback):
         if view is not None:
             files["discriminator"] = folder / f"{stem}_discriminator.png"
             save_discriminator_figure(view["grid"], view["d"], view["d_star"], files["discriminator"],
-                                      view["data"], view["generated"], view["error"])
+                                      view["data"], view["generated"], view["error"],
+                                      log_p_data=view.get("log_p_data"), log_p_g=view.get("log_p_g"))
         if two_d or not isinstance(pl_module, Encodes) or datamodule is None:
             return files
         raw = datamodule.raw_split("val")[: self.num_samples // 2].to(pl_module.device)
         x = pl_module.prepare(raw)
         # originals as real images are scored, k / (levels − 1): the scale `reconstruct` returns
         original = x if datamodule.levels is None else real_intensities(raw, datamodule.levels)
-        pairs = torch.stack([original, pl_module.reconstruct(x)], dim=1).flatten(0, 1)  # original, reconstruction, ...
         files["reconstructions"] = folder / f"{stem}_reconstructions.png"
-        save_image_grid(pairs, files["reconstructions"], nrow=8)
+        save_reconstruction_grid(original, pl_module.reconstruct(x), files["reconstructions"])
         files["interpolation"] = folder / f"{stem}_interpolation.png"
         save_image_grid(self._interpolation(pl_module, x), files["interpolation"], nrow=10)
         return files

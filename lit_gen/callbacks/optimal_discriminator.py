@@ -1,8 +1,9 @@
 """A GAN's discriminator D against the optimal one D* for the generator D is trained against (the raw generator,
 not the EMA one): `d_star_error` at validation (every `every_n_epochs` epochs while fitting; always in validate
 runs) and at test, on data with an exact density and for a D that is a probability of one sample
-(`lit_gen.evaluation.optimal_discriminator`). The latest comparison (`latest`: both maps on a grid) is what
-`SampleImages` draws as D(x) beside D*(x)."""
+(`lit_gen.evaluation.optimal_discriminator`). The latest comparison (`latest`: both maps and both log-densities on a
+grid over the data and the samples) is what `SampleImages` draws as D(x) beside D*(x), grey where neither density
+has mass."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ carries the KDE's smoothing error.
 from __future__ import annotations
 
 import torch
+from torch import Tensor
 
 from lit_gen.evaluation.divergences import has_exact_density
 from lit_gen.metrics.kde import CrossValidatedKDE
@@ -36,10 +37,22 @@ def compare_with_optimal_discriminator(model, datamodule, split: str = "val", nu
     kde = CrossValidatedKDE(generated, seed=seed)
     d = lambda x: torch.sigmoid(model.discriminator_logit(x.float().to(device))).cpu()  # noqa: E731
     error = d_star_error(d, datamodule.log_density, kde.log_prob, data, generated)
-    reach = float(torch.cat([data, generated]).abs().max()) * 1.1
-    axis = torch.linspace(-reach, reach, resolution)
-    xs, ys = torch.meshgrid(axis, axis, indexing="xy")
-    grid = torch.stack([xs.flatten(), ys.flatten()], dim=1)
-    d_star = optimal_discriminator(datamodule.log_density(grid), kde.log_prob(grid))
-    return {"error": error, "grid": grid, "d": d(grid), "d_star": d_star, "data": data, "generated": generated,
+    grid = figure_grid(data, generated, resolution)
+    log_p_data, log_p_g = datamodule.log_density(grid).float(), kde.log_prob(grid).float()
+    return {"error": error, "grid": grid, "d": d(grid), "d_star": optimal_discriminator(log_p_data, log_p_g),
+            "log_p_data": log_p_data, "log_p_g": log_p_g, "data": data, "generated": generated,
             "bandwidth": kde.bandwidth, "split": split, "num_samples": len(generated)}
+
+
+def figure_grid(data: Tensor, generated: Tensor, resolution: int, pad: float = 0.15) -> Tensor:
+    """A `resolution`² grid over the box of the data and the bulk of the samples (their 1–99 % quantiles, so a few
+    wild samples do not shrink the picture of the data), padded by `pad` of its span: where D and D* differ."""
+    finite = generated[torch.isfinite(generated).all(1)]
+    bulk = torch.stack([finite.quantile(0.01, dim=0), finite.quantile(0.99, dim=0)]) if len(finite) else data[:2]
+    low = torch.minimum(data.min(0).values, bulk[0])
+    high = torch.maximum(data.max(0).values, bulk[1])
+    margin = (high - low).clamp(min=1e-3) * pad
+    xs, ys = torch.meshgrid(torch.linspace(float(low[0] - margin[0]), float(high[0] + margin[0]), resolution),
+                            torch.linspace(float(low[1] - margin[1]), float(high[1] + margin[1]), resolution),
+                            indexing="xy")
+    return torch.stack([xs.flatten(), ys.flatten()], dim=1)

@@ -3,7 +3,8 @@
 - `history.png`: the metric of every finished trial in order, and the best so far (Optuna's own plot);
 - `importances.png`: how much each swept value explains the metric (Optuna's fANOVA importances);
 - `slice.png`: the metric against each swept value;
-- `tradeoff_<param>.png`: for a swept decoder σ, the best checkpoints' recon and KL against σ — the balance σ sets
+- `tradeoff_<param>.png`: for a swept decoder σ, every trial's best checkpoint: recon, KL, their sum and nll_iw against
+  σ — the balance σ sets
   (small σ: sharp reconstructions, a large KL and a poor prior match);
 - `rate_distortion.png`, `front_samples.png`: a sweep of several objectives, its Pareto front (front_report.py);
 - `trials.csv`: one row per trial: number, state, value(s), attempts, epochs, run directory.
@@ -63,23 +64,52 @@ def write_report(study, spec: SweepSpec, out_dir: Path) -> list[Path]:
     return written
 
 
+#: the series of the σ trade-off: (metric key, label, colour, marker); recon + KL = −ELBO is drawn as well
+TRADEOFF_SERIES = (("val/recon", "recon (−E log p(x|z))", "tab:blue", "o"),
+                   ("val/kl", "KL(q(z|x) ‖ p(z))", "tab:red", "s"),
+                   ("val/nll_iw", "nll_iw (−log p(x), IWAE)", "tab:green", "D"))
+
+
 def _tradeoff_plot(trials, path: str, out: Path, plt) -> Path:
-    points = sorted((t.params[path], t.user_attrs.get("metrics", {})) for t in trials if path in t.params)
-    sigma = [p for p, _ in points]
-    figure, axis = plt.subplots(figsize=(6.5, 4.5))
-    for key, colour in (("val/recon", "tab:blue"), ("val/kl", "tab:red")):
-        values = [m.get(key) for _, m in points]
-        if any(v is not None for v in values):
-            axis.plot(sigma, values, "o-", color=colour, label=f"{key} (nats)")
+    """Every trial's best checkpoint as a point per series against σ on a log axis (a few plain ticks), each
+    series' line through the mean at each σ, and recon + KL (−ELBO) stacked on top: the split reads at a glance."""
+    from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
+
+    points = [(float(t.params[path]), t.user_attrs.get("metrics") or {}) for t in trials if path in t.params]
+    points.sort(key=lambda point: point[0])  # by σ alone: two trials may share one σ
+    figure, axis = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
+    for key, label, colour, marker in TRADEOFF_SERIES:
+        pairs = [(sigma, m[key]) for sigma, m in points if m.get(key) is not None]
+        _series(axis, pairs, label, colour, marker)
+    total = [(sigma, m["val/recon"] + m["val/kl"]) for sigma, m in points
+             if m.get("val/recon") is not None and m.get("val/kl") is not None]
+    _series(axis, total, "recon + KL (−ELBO)", "black", "_", linestyle="--")
     axis.set_xscale("log")
-    axis.set_xlabel(f"decoder σ ({path})")
-    axis.set_ylabel("nats per example")
-    axis.set_title("What σ trades: reconstruction against KL (best checkpoint of each trial)")
-    axis.legend()
-    figure.tight_layout()
+    axis.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=8))
+    axis.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+    axis.xaxis.set_minor_formatter(NullFormatter())
+    axis.set_xlabel(f"decoder σ ({path}, log scale)")
+    axis.set_ylabel("nats per example (validation)")
+    axis.set_title(f"What σ trades: reconstruction against KL — {len(points)} trial{'s' * (len(points) != 1)}, "
+                   "best checkpoint each",
+                   fontsize=10)
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(fontsize=8)
     figure.savefig(out, dpi=110)
     plt.close(figure)
     return out
+
+
+def _series(axis, pairs: list[tuple[float, float]], label: str, colour: str, marker: str, linestyle: str = "-"):
+    """Every point, and a line through the mean at each distinct σ."""
+    if not pairs:
+        return
+    axis.scatter([s for s, _ in pairs], [v for _, v in pairs], color=colour, marker=marker, s=22, zorder=3)
+    means: dict[float, list[float]] = {}
+    for sigma, value in pairs:
+        means.setdefault(sigma, []).append(value)
+    axis.plot(list(means), [sum(v) / len(v) for v in means.values()], color=colour, linestyle=linestyle,
+              marker=marker, markersize=0, label=label)
 
 
 def _write_csv(study, spec: SweepSpec, out: Path) -> Path:
