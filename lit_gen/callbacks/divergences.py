@@ -15,7 +15,6 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
 from lit_gen.callbacks.evaluation_record import EvaluationCallback, computed_on_rank_zero
-from lit_gen.callbacks.schedule import validation_due
 from lit_gen.evaluation.divergences import (  # noqa: F401 — the names this module offered before lit_gen.evaluation
     LOGGED,
     DivergenceResult,
@@ -51,24 +50,16 @@ class Divergences(EvaluationCallback):
         batch_size: int = 500,
         seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(every_n_epochs)
         for name, value in [("num_data", num_data), ("num_model_samples", num_model_samples),
                             ("kde_samples", kde_samples), ("kde_cv_samples", kde_cv_samples)]:
             if value < 10:
                 raise ValueError(f"divergences {name}={value} must be at least 10")
         if batch_size < 1 or (iw_samples is not None and iw_samples < 1):
             raise ValueError("divergences batch_size and iw_samples must be at least 1")
-        self.every_n_epochs = every_n_epochs
         self.settings = {"num_data": num_data, "num_model_samples": num_model_samples, "kde_samples": kde_samples,
                          "kde_cv_samples": kde_cv_samples, "iw_samples": iw_samples, "batch_size": batch_size,
                          "seed": seed}
-
-    def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if validation_due(trainer, self.every_n_epochs):
-            self._evaluate(trainer, pl_module, "val")
-
-    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._evaluate(trainer, pl_module, "test")
 
     def _evaluate(self, trainer: Trainer, pl_module: LightningModule, split: str) -> None:
         datamodule = trainer.datamodule

@@ -10,6 +10,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.trainer.states import TrainerFn
 
 from lit_gen.callbacks.metrics_json import MetricsJson, record_meta
+from lit_gen.callbacks.schedule import validation_due
 
 T = TypeVar("T")
 
@@ -33,14 +34,27 @@ def computed_on_rank_zero(trainer: Trainer, compute: Callable[[], T]) -> T:
 
 
 class EvaluationCallback(Callback):
-    """Keeps each split's provenance from the evaluation (`self.pending[split] = …`) to the end of a validate or
-    test run, and records it there under `meta.<name>`: while fitting, validation is not recorded in metrics.json."""
+    """Runs `_evaluate(trainer, pl_module, split)` at validation (every `every_n_epochs` epochs while fitting; always
+    in a validate run) and at test. Keeps each split's provenance from the evaluation (`self.pending[split] = …`) to
+    the end of a validate or test run, and records it there under `meta.<name>`: while fitting, validation is not
+    recorded in metrics.json."""
 
     name: str = "evaluation"
 
-    def __init__(self) -> None:
+    def __init__(self, every_n_epochs: int = 1) -> None:
         super().__init__()
+        self.every_n_epochs = every_n_epochs
         self.pending: dict[str, dict[str, Any]] = {}
+
+    def _evaluate(self, trainer: Trainer, pl_module: LightningModule, split: str) -> None:
+        raise NotImplementedError
+
+    def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if validation_due(trainer, self.every_n_epochs):
+            self._evaluate(trainer, pl_module, "val")
+
+    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._evaluate(trainer, pl_module, "test")
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.state.fn == TrainerFn.VALIDATING and not trainer.sanity_checking:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from lightning.pytorch import LightningModule, Trainer
 
 from lit_gen.callbacks.evaluation_record import EvaluationCallback, computed_on_rank_zero
-from lit_gen.callbacks.schedule import validation_due
 from lit_gen.evaluation.mode_coverage import PROTOCOL_SAMPLES, evaluate_mode_coverage, mixture_of
 from lit_gen.models.capabilities import Samples
 
@@ -23,17 +22,10 @@ class ModeCoverage(EvaluationCallback):
     name = "mode_coverage"
 
     def __init__(self, every_n_epochs: int = 1, num_samples: int = PROTOCOL_SAMPLES, seed: int = 0) -> None:
-        super().__init__()
+        super().__init__(every_n_epochs)
         if num_samples < 1:
             raise ValueError(f"mode coverage num_samples={num_samples} must be at least 1")
-        self.every_n_epochs, self.num_samples, self.seed = every_n_epochs, num_samples, seed
-
-    def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if validation_due(trainer, self.every_n_epochs):
-            self._evaluate(trainer, pl_module, "val")
-
-    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._evaluate(trainer, pl_module, "test")
+        self.num_samples, self.seed = num_samples, seed
 
     def _evaluate(self, trainer: Trainer, pl_module: LightningModule, split: str) -> None:
         mixture = mixture_of(trainer.datamodule)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from lightning.pytorch import LightningModule, Trainer
 
 from lit_gen.callbacks.evaluation_record import EvaluationCallback, computed_on_rank_zero
-from lit_gen.callbacks.schedule import validation_due
 from lit_gen.evaluation.optimal_discriminator import can_compare_with_optimal, compare_with_optimal_discriminator
 
 
@@ -26,19 +25,12 @@ class DiscriminatorVsOptimal(EvaluationCallback):
     name = "optimal_discriminator"
 
     def __init__(self, every_n_epochs: int = 1, num_samples: int = 2500, resolution: int = 120, seed: int = 0) -> None:
-        super().__init__()
+        super().__init__(every_n_epochs)
         if num_samples < 10 or resolution < 2:
             raise ValueError("optimal discriminator: num_samples must be at least 10 and resolution at least 2")
-        self.every_n_epochs, self.num_samples = every_n_epochs, num_samples
+        self.num_samples = num_samples
         self.resolution, self.seed = resolution, seed
         self.latest: dict | None = None  # on rank 0: the latest comparison, for the figure
-
-    def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if validation_due(trainer, self.every_n_epochs):
-            self._evaluate(trainer, pl_module, "val")
-
-    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._evaluate(trainer, pl_module, "test")
 
     def _evaluate(self, trainer: Trainer, pl_module: LightningModule, split: str) -> None:
         datamodule = trainer.datamodule
