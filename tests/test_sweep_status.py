@@ -24,6 +24,7 @@ from lit_gen.sweep.export import experiment_limits
 from lit_gen.sweep.faults import TrialFaults, lineage
 from lit_gen.sweep.results import status_text
 from lit_gen.sweep.spec import load_spec
+from tests.conftest import CONFIGS
 from tests.sweep_helpers import write_spec
 
 LR = "model.init_args.optimizer.init_args.lr"
@@ -124,9 +125,11 @@ def test_the_experiment_s_own_limits_come_from_its_files_then_the_sweep_s_overri
     (tmp_path / "trainer.yaml").write_text("max_epochs: 7\nmax_time: '00:01:00:00'\n")
     (tmp_path / "base.yaml").write_text("trainer: trainer.yaml\n")
     (tmp_path / "more.yaml").write_text("trainer: {max_epochs: 9}\n")
-    spec = load_spec(write_spec(tmp_path, config=[str(tmp_path / "base.yaml"), str(tmp_path / "more.yaml")]))
+    experiment = str(CONFIGS / "experiments" / "vae_digits.yaml")  # the model and data; 100 epochs, overridden below
+    files = [experiment, str(tmp_path / "base.yaml"), str(tmp_path / "more.yaml")]
+    spec = load_spec(write_spec(tmp_path, config=files))
     assert experiment_limits(spec) == {"max_epochs": 9, "max_time": "00:01:00:00"}
-    spec = load_spec(write_spec(tmp_path, config=str(tmp_path / "base.yaml"),
+    spec = load_spec(write_spec(tmp_path, config=[experiment, str(tmp_path / "base.yaml")],
                                 overrides=["--trainer.max_epochs=12", "--trainer.max_time=null"]))
     assert experiment_limits(spec) == {"max_epochs": 12, "max_time": None}
 

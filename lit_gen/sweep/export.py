@@ -112,35 +112,13 @@ def export_trial(spec: SweepSpec, trial, out: Path, full: bool, what: str, run_n
 
 def experiment_limits(spec: SweepSpec) -> dict[str, Any]:
     """`trainer.max_epochs` and `trainer.max_time` as the experiment sets them without the sweep's `limits`: its
-    config files in order, then the sweep's fixed overrides, the last one winning as in the parser. A key nobody
-    sets is None, Lightning's default (1000 epochs when max_steps is not set either; no time limit)."""
-    found: dict[str, Any] = dict.fromkeys(LIMIT_KEYS)
-    for config in spec.configs:
-        _from_config_file(Path(config), found)
-    for override in spec.overrides:  # each `--key=value` (the sweep file refuses any other form)
-        key, _, value = override[2:].partition("=")
-        if key == "config":
-            _from_config_file(Path(value), found)
-        elif key == "trainer":
-            _from_trainer(yaml.safe_load(value), Path.cwd(), found)
-        elif key.startswith("trainer.") and key[len("trainer."):] in LIMIT_KEYS:
-            found[key[len("trainer."):]] = yaml.safe_load(value)
-    return found
+    config files, then the sweep's fixed overrides, resolved by the parser the trials use (nested files, the last
+    one winning). None is Lightning's default (1000 epochs when max_steps is not set either; no time limit)."""
+    from lit_gen.lightning_cli import check_fit_config  # here: `sweep best` without --full imports no Lightning
 
-
-def _from_config_file(path: Path, found: dict[str, Any]) -> None:
-    data = yaml.safe_load(path.read_text()) or {}
-    if isinstance(data, dict):
-        _from_trainer(data.get("trainer"), path.parent, found)
-
-
-def _from_trainer(trainer: Any, folder: Path, found: dict[str, Any]) -> None:
-    """A `trainer` section: a mapping, or the path of a file holding one (jsonargparse's nested config files)."""
-    if isinstance(trainer, str) and trainer.endswith((".yaml", ".yml")):
-        path = Path(trainer) if Path(trainer).is_absolute() else folder / trainer
-        trainer = yaml.safe_load(path.read_text()) if path.is_file() else None
-    if isinstance(trainer, dict):
-        found.update({key: trainer[key] for key in LIMIT_KEYS if key in trainer})
+    args = [arg for config in spec.configs for arg in ("--config", str(config))] + list(spec.overrides)
+    trainer = check_fit_config(args).get("trainer") or {}
+    return {key: trainer.get(key) for key in LIMIT_KEYS}
 
 
 def _limits(limits: dict[str, Any]) -> str:
