@@ -1,5 +1,6 @@
-"""The shipped experiments and README's commands as a user runs them: the experiments meant to be compared share
-their data, and every `lit-gen` line in README's ```bash blocks names files that exist and parses. No training."""
+"""The shipped experiments and the documentation's commands as a user runs them: the experiments meant to be compared
+share their data, and every `lit-gen` line in the ```bash blocks of README.md and docs/*.md names files that exist
+and parses. No training (tests/test_docs_examples.py runs the README's examples)."""
 
 from __future__ import annotations
 
@@ -44,14 +45,17 @@ def test_the_vae_and_the_gan_of_each_mixture_pass_compares_data_check_as_shipped
     check_same_data(runs, [], final=True)  # after training, on each run's config.yaml
 
 
-# --- README's command lines ------------------------------------------------------------------------------------
+# --- the documentation's command lines ----------------------------------------------------------------------------
+
+#: the pages a user reads: the README and every page of the documentation site
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 
 
-def readme_commands() -> list[list[str]]:
-    """Every `lit-gen …` command in README's ```bash blocks, as argument lists (continuations joined, comments and
+def page_commands(page: Path) -> list[list[str]]:
+    """Every `lit-gen …` command in a page's ```bash blocks, as argument lists (continuations joined, comments and
     `cmd && cmd` split)."""
     commands = []
-    for block in re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(), re.S):
+    for block in re.findall(r"```bash\n(.*?)```", page.read_text(), re.S):
         for line in re.sub(r"\\\n", " ", block).splitlines():
             for part in line.split("&&"):
                 tokens = shlex.split(part, comments=True)
@@ -60,38 +64,41 @@ def readme_commands() -> list[list[str]]:
     return commands
 
 
-COMMANDS = readme_commands()
-#: what README's commands write (`--out`, `--export`, `--out_dir`) may be read by a later one
+COMMANDS = [args for page in PAGES for args in page_commands(page)]
+#: what the pages' commands write (`--out`, `--export`, `--out_dir`) may be read by a later one
 WRITTEN = {args[i + 1] for args in COMMANDS for i, arg in enumerate(args[:-1])
            if arg in ("--out", "--export", "--out_dir")}
-#: written by the user: the cluster profile README says to copy from slurm/gpu_example.yaml
+#: written by the user: the cluster profile the docs say to copy from slurm/gpu_example.yaml
 USER_FILES = {"slurm/my_cluster.yaml"}
 
 
 def named_files(args: list[str]) -> list[str]:
     """The arguments that are paths to read (not options, values like `[sigma, digits]`, or outputs)."""
     paths = [arg for arg in args if not arg.startswith("-") and ("/" in arg or arg.endswith((".yaml", ".pt")))]
-    return [path for path in paths if not path.startswith("runs/") and path not in WRITTEN | USER_FILES]
+    # runs/… is made by an earlier command; an absolute or home path (`--data.init_args.data_dir /path/to/…`) is the
+    # reader's own
+    return [path for path in paths if not path.startswith(("runs/", "/", "~")) and path not in WRITTEN | USER_FILES]
 
 
 def command_id(args: list[str]) -> str:
     return " ".join(args)[:70]
 
 
-def test_readme_has_the_commands_this_test_checks():
+def test_the_pages_have_the_commands_this_test_checks():
     subcommands = {args[0] for args in COMMANDS}
     assert {"fit", "test", "sample", "compare", "features", "sweep", "submit"} <= subcommands, subcommands
     assert len(COMMANDS) > 20
+    assert page_commands(REPO / "README.md") and page_commands(REPO / "docs" / "sweeps.md")
 
 
 @pytest.mark.parametrize("args", [args for args in COMMANDS if "..." not in args], ids=command_id)
-def test_every_readme_command_names_files_that_exist_and_parses(args):
+def test_every_documented_command_names_files_that_exist_and_parses(args):
     for path in named_files(args):
         assert (REPO / path).exists(), f"`lit-gen {' '.join(args)}` names {path}, which does not exist"
     if args[:2] == ["submit", "--cluster"]:
         args = args[3:]  # the command it submits
     if args[0] == "fit" and all(path not in WRITTEN for path in args):
-        # parse only, from the repository's root as README's paths are; --print_config would print and exit
+        # parse only, from the repository's root as the pages' paths are; --print_config would print and exit
         fit_args = [str(REPO / arg) if arg.startswith("configs/") else arg for arg in args[1:]]
         check_fit_config([arg for arg in fit_args if arg != "--print_config"])
     elif args[0] == "sweep":
@@ -99,7 +106,7 @@ def test_every_readme_command_names_files_that_exist_and_parses(args):
 
 
 @pytest.mark.parametrize("args", [args for args in COMMANDS if args[0] == "compare"], ids=command_id)
-def test_readme_compare_examples_need_no_data_overrides(args):
+def test_documented_compare_examples_need_no_data_overrides(args):
     assert "--" not in args  # the configs that ship share their data (test above): nothing to give after `--`
     configs = [REPO / arg for arg in args[1:] if arg.endswith(".yaml")]
     if configs:
