@@ -64,7 +64,8 @@ def page_commands(page: Path) -> list[list[str]]:
     return commands
 
 
-COMMANDS = [args for page in PAGES for args in page_commands(page)]
+#: each distinct command once (the README and a page often show the same one)
+COMMANDS = [list(args) for args in dict.fromkeys(tuple(args) for page in PAGES for args in page_commands(page))]
 #: what the pages' commands write (`--out`, `--export`, `--out_dir`) may be read by a later one
 WRITTEN = {args[i + 1] for args in COMMANDS for i, arg in enumerate(args[:-1])
            if arg in ("--out", "--export", "--out_dir")}
