@@ -103,7 +103,9 @@ def test_every_readme_example_is_run_here_or_says_where_it_runs():
 def readme_run(tmp_path_factory) -> dict:
     """The README's executed examples, run once as written in a user's clone; their outputs by example."""
     folder = users_clone(tmp_path_factory.mktemp("clone"))
-    with working_directory(folder):
+    # a module fixture runs before conftest's per-test ones: keep any trained classifier out of the user's cache here
+    with pytest.MonkeyPatch.context() as patch, working_directory(folder):
+        patch.setenv("LIT_GEN_CACHE", str(tmp_path_factory.mktemp("lit_gen_cache")))
         outputs = {example: run(example.split()) for example in EXECUTED}
     return {"folder": folder, "outputs": outputs}
 
