@@ -6,7 +6,8 @@
 - The Python API example of docs/api.md runs on the README's trained run.
 - Every `configs/experiments/*.yaml` resolves with `--print_config`.
 - Every sweep file and SLURM profile a page names loads; the docs' every-key sweep example loads; the table of
-  shipped sweeps in docs/sweeps.md names the sampler, pruner and budget each file has.
+  shipped sweeps in docs/sweeps.md names the sampler, pruner and budget each file has; the image-quality defaults
+  docs/metrics.md shows are the callback's.
 
 Every `lit-gen` line of every page also parses: tests/test_shipped_configs.py.
 """
@@ -14,6 +15,7 @@ Every `lit-gen` line of every page also parses: tests/test_shipped_configs.py.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import os
 import re
@@ -24,6 +26,7 @@ import pytest
 import yaml
 
 import lit_gen.lightning_cli  # noqa: F401  (Lightning's log handler then holds the real stderr, not one test's capture)
+from lit_gen.callbacks.image_quality import ImageQuality
 from lit_gen.cli import main
 from lit_gen.slurm.profile import load_profile
 from lit_gen.sweep.spec import load_spec
@@ -216,3 +219,10 @@ def test_the_table_of_shipped_sweeps_says_what_each_file_uses():
         assert spec.sampler == component(sampler), path
         assert spec.pruner == component(pruner), path
         assert (spec.n_trials, spec.limits.max_epochs) == (int(trials), int(epochs)), path
+
+
+def test_the_image_quality_defaults_the_metrics_page_shows_are_the_callback_s():
+    (block,) = [block for block in yaml_blocks(DOCS / "metrics.md") if block.startswith("image_quality:")]
+    shown = yaml.safe_load(block)["image_quality"]
+    defaults = {name: parameter.default for name, parameter in inspect.signature(ImageQuality).parameters.items()}
+    assert shown == defaults
