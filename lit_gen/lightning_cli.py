@@ -181,7 +181,10 @@ class LitGenCLI(LightningCLI):
             trial.write_end(trainer, seconds)
         folder = run_dir(trainer)  # on every rank: under DDP the log dir is broadcast from rank 0
         if trainer.is_global_zero:
-            print_summary(folder, tuple(self.datamodule.data_shape), getattr(self.model.hparams, "ema_decay", None))
+            likelihood = getattr(self.model, "likelihood", None)
+            offset = likelihood.discrete_nats_offset() if likelihood is not None else None
+            print_summary(folder, tuple(self.datamodule.data_shape), getattr(self.model.hparams, "ema_decay", None),
+                          dequantised=bool(offset))
 
 
 def place_run_directory(config, folder: Path) -> None:
@@ -207,14 +210,18 @@ def _import_class(class_path: str):
     return getattr(importlib.import_module(module_name), name)
 
 
-def print_summary(folder, data_shape: tuple[int, ...] | None = None, ema_decay: float | None = None) -> None:
+def print_summary(folder, data_shape: tuple[int, ...] | None = None, ema_decay: float | None = None,
+                  dequantised: bool = True) -> None:
+    """The run's key figures, and the reading of those that surprise. `dequantised`: the likelihood is a density on
+    dequantised pixels (its nll_iw can be negative), not a mass function over the levels (a code length)."""
     metrics = read_metrics(folder)["metrics"]
     lines = [f"Results in {folder}: metrics.json, config.yaml, checkpoints/, images/"]
     for key in KEY_FIGURES:
         if key in metrics:
             lines.append(f"  {key:<20} {metrics[key]:.4f}")
-    if data_shape and any(k.endswith("/nll_iw") for k in metrics) and any(k.endswith("/bpd") for k in metrics):
-        # bpd is there only where the data are discrete and dequantised: nll_iw is then a continuous density's
+    if dequantised and data_shape and any(k.endswith("/nll_iw") for k in metrics) and any(
+            k.endswith("/bpd") for k in metrics):
+        # bpd beside a dequantised density's nll_iw: the nll_iw is a continuous density's
         dims = "×".join(map(str, data_shape))
         lines += [f"  nll_iw is -log p(x) in nats of a density on [0,1]^({dims}): a density can exceed 1, so it can be",
                   "  negative; bpd (bits per dimension of the discrete pixels) is the figure to compare across models"]

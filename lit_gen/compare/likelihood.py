@@ -59,6 +59,8 @@ def likelihood_entries(likelihood: Likelihood | None, nll_iw: float | None) -> d
 
 def bpd_explanation(levels: int, split: str) -> str:
     """The sentence under a table with a `bpd` column: what the number is, and what it is not."""
-    return (f"bpd: bits per dimension of the {levels}-level {split} images, (nll_iw + D·log {levels}) / (D·log 2) "
-            "from each run's metrics.json: an upper bound in expectation on the model's code length for them (the "
-            "IWAE gap plus the dequantisation gap), not the code length itself")
+    return (f"bpd: bits per dimension of the {levels}-level {split} images from each run's metrics.json, "
+            f"(nll_iw + D·log {levels}) / (D·log 2) for a density on dequantised pixels, nll_iw / (D·log 2) for a "
+            "mass function over the levels (discretized logistic, binarised Bernoulli): an upper bound in expectation "
+            "on the model's code length for them (the IWAE gap, plus the dequantisation gap for a density), not the "
+            "code length itself")

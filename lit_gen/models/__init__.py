@@ -1,6 +1,7 @@
 """LightningModules: each holds an objective and an update rule over the shared networks."""
 
 from lit_gen.models.base import GenerativeModel
+from lit_gen.models.discretized import DiscretizedLogisticLikelihood, PredictedGaussianLikelihood
 from lit_gen.models.gan import GAN
 from lit_gen.models.likelihoods import (
     BernoulliLikelihood,
@@ -14,9 +15,11 @@ __all__ = [
     "GAN",
     "VAE",
     "BernoulliLikelihood",
+    "DiscretizedLogisticLikelihood",
     "GaussianLikelihood",
     "GenerativeModel",
     "LearnedGaussianLikelihood",
     "Likelihood",
+    "PredictedGaussianLikelihood",
     "VAEOutput",
 ]

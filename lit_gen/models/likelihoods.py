@@ -71,10 +71,10 @@ class Likelihood(nn.Module, ABC):
         return None
 
 
-class _GaussianBase(Likelihood):
-    """A Gaussian N(f(z), σ²I). On discrete images the data is uniformly dequantised: level k becomes
+class DequantisedLikelihood(Likelihood):
+    """A density over continuous values. On discrete images the data is uniformly dequantised: level k becomes
     (k + u)/levels with u ~ U[0, 1), a density on [0, 1]^D whose log-likelihood minus D·log(levels) bounds the
-    log-probability of the discrete image from below (and σ cannot shrink to 0 on it)."""
+    log-probability of the discrete image from below (and a Gaussian's σ cannot shrink to 0 on it)."""
 
     def __init__(self, dequantize: bool = True) -> None:
         super().__init__()
@@ -90,19 +90,6 @@ class _GaussianBase(Likelihood):
             return torch.minimum(x, torch.nextafter((level + 1) / self.levels, torch.zeros((), device=raw.device)))
         return raw.float() / (self.levels - 1)
 
-    @abstractmethod
-    def sigma(self) -> Tensor:
-        """σ, a scalar or shaped like one example."""
-
-    def log_prob(self, decoded: Tensor, x: Tensor) -> Tensor:
-        sigma = self.sigma()
-        # −‖x − f(z)‖²/(2σ²) − D·log(√(2π)σ), written per dimension so σ may vary by dimension
-        per_dim = -0.5 * ((x - decoded) / sigma).square() - torch.log(sigma) - 0.5 * math.log(2 * math.pi)
-        return per_dim.flatten(1).sum(1)
-
-    def mean(self, decoded: Tensor) -> Tensor:
-        return decoded
-
     def to_intensities(self, x: Tensor) -> Tensor:
         if self.levels is None or not self.dequantize:
             return x  # coordinates, or grey levels that `prepare` already put at k / (levels − 1)
@@ -116,6 +103,27 @@ class _GaussianBase(Likelihood):
         if self.levels is not None and self.dequantize:
             return self.num_dims * math.log(self.levels)
         return None
+
+
+def gaussian_log_prob(x: Tensor, mean: Tensor, sigma: Tensor) -> Tensor:
+    """log N(x; mean, diag σ²) per example: −‖x − mean‖²/(2σ²) − D·log(√(2π)σ), written per dimension so σ may
+    vary by dimension (and by example)."""
+    per_dim = -0.5 * ((x - mean) / sigma).square() - torch.log(sigma) - 0.5 * math.log(2 * math.pi)
+    return per_dim.flatten(1).sum(1)
+
+
+class _GaussianBase(DequantisedLikelihood):
+    """A Gaussian N(f(z), σ²I) with a σ of its own (fixed or learned, not a function of z)."""
+
+    @abstractmethod
+    def sigma(self) -> Tensor:
+        """σ, a scalar or shaped like one example."""
+
+    def log_prob(self, decoded: Tensor, x: Tensor) -> Tensor:
+        return gaussian_log_prob(x, decoded, self.sigma())
+
+    def mean(self, decoded: Tensor) -> Tensor:
+        return decoded
 
 
 class GaussianLikelihood(_GaussianBase):
