@@ -31,3 +31,19 @@ def write_fake_mnist(root: Path, folder: str = "MNIST", n_train: int = 200, n_te
         with open(raw / name, "rb") as plain, gzip.open(raw / f"{name}.gz", "wb") as packed:
             packed.write(plain.read())
     return root
+
+
+def write_fake_cifar10(root: Path, per_batch: int = 40, seed: int = 0) -> Path:
+    """Random 32×32 RGB images as CIFAR-10's python batches (five of `per_batch` for training, one test batch) in
+    root/cifar-10-batches-py, pickled with bytes keys and flattened channel-major, as the originals are."""
+    import pickle
+
+    rng = np.random.default_rng(seed)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"batch_label": name.encode(), b"data": rng.integers(0, 256, (per_batch, 3 * 32 * 32), dtype=np.uint8),
+                 b"labels": rng.integers(0, 10, per_batch).tolist()}
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": [b"c%d" % i for i in range(10)]}))
+    return root

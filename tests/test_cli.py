@@ -14,7 +14,7 @@ import lit_gen
 import lit_gen.lightning_cli  # noqa: F401  (Lightning's log handler then holds the real stderr, not one test's capture)
 from lit_gen.cli import main
 from tests.conftest import CONFIGS
-from tests.helpers import write_fake_mnist
+from tests.helpers import write_fake_cifar10, write_fake_mnist
 
 SMOKE = str(CONFIGS / "trainer" / "smoke.yaml")
 
@@ -126,8 +126,12 @@ def test_sample_command_writes_a_png(in_tmp, capsys):
 def test_every_experiment_config_runs_with_a_tiny_budget(in_tmp, experiment):
     write_fake_mnist(in_tmp / "data")  # the torchvision experiments read real-format files
     write_fake_mnist(in_tmp / "data", folder="FashionMNIST")
+    write_fake_cifar10(in_tmp / "data")
+    # without FID/KID/IS: on random pixels each experiment would train a domain classifier of its own (20–80 s
+    # each); the domain classifier and image-quality path are tested in test_image_quality.py and test_features.py
     fit("--config", str(CONFIGS / "experiments" / experiment), "--config", SMOKE,
-        "--data.init_args.val_size", "50", "--trainer.logger.init_args.version", "smoke")
+        "--data.init_args.val_size", "50", "--trainer.logger.init_args.version", "smoke",
+        "--image_quality.backbone", "none")
     folders = list((in_tmp / "runs").glob("*/smoke"))
     assert len(folders) == 1 and (folders[0] / "metrics.json").is_file()
 
