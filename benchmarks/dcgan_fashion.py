@@ -11,7 +11,8 @@ time is that process's, imports included. Scored (by the run itself, `test/fid`,
 generator against the first N test images, N = min(image_quality.num_samples, 1,000), with the domain classifier of
 the run's training split. The floor: the first N training images in the generator's place
 (`lit_gen.evaluation.image_quality.evaluate_real_split`), same classifier, same N, same KID subsets, read from the
-run's own config.yaml. A model drawing fresh Fashion-MNIST images would score about the floor.
+run's own config.yaml. A model drawing fresh Fashion-MNIST images would score about the floor. Last, 64 samples of
+the final EMA generator go to `samples_final.png` (`lit-gen sample`), to be looked at.
 
     python benchmarks/dcgan_fashion.py --data_dir /work/shared/data/fashion_mnist_4443          # ≤ 10 minutes
     python benchmarks/dcgan_fashion.py --data_dir /work/shared/data/fashion_mnist_4443 --smoke  # seconds
@@ -98,6 +99,15 @@ def floor(run: Path) -> tuple[dict, dict]:
     return result.metrics, result.provenance
 
 
+def final_grid(run: Path, out: Path) -> Path:
+    """64 samples of the model the run ended with, as `lit-gen sample` draws them (the run's own grids are written
+    every few epochs, and the max_time guard may stop training between two of them)."""
+    from lit_gen.sample_command import main as sample
+
+    sample(["--ckpt_path", str(run), "--num", "64", "--out", str(out)])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     missing = data_set_missing(args.data_dir)
@@ -118,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     assert floor_side["reference"]["num_images"] == model_side["reference"]["num_images"], (floor_side, model_side)
     assert floor_side["kid"]["subset_size"] == model_side["kid"]["subset_size"]
     n = model_side["reference"]["num_images"]
-    grids = sorted((run / "images").glob("*samples*.png"))
+    grid = final_grid(run, out_dir / "samples_final.png")
     rows = [("FID (domain)", metrics["test/fid"], floor_metrics["fid"]),
             ("KID (domain)", metrics["test/kid"], floor_metrics["kid"]),
             ("IS (domain)", metrics["test/is"], floor_metrics["is"])]
@@ -132,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nwall time of `lit-gen fit`: {seconds:.0f} s (budget {BUDGET_SECONDS} s: "
           f"{'met' if seconds <= BUDGET_SECONDS else 'missed'}{', smoke run' if args.smoke else ''}); "
           f"fit {fit_seconds:.0f} s of it, evaluation {evaluation:.0f} s")
-    print(f"sample grid: {grids[-1] if grids else 'none written'}")
+    print(f"sample grid of the final EMA generator (64 samples, seed 0): {grid}; the run's own: {run / 'images'}")
     print(f"load average at end: {load()} (1, 5, 15 min; the machine is shared, timings are noisy)")
     return 0
 
