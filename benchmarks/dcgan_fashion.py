@@ -14,7 +14,7 @@ the run's training split. The floor: the first N training images in the generato
 run's own config.yaml. A model drawing fresh Fashion-MNIST images would score about the floor. Last, 64 samples of
 the final EMA generator go to `samples_final.png` (`lit-gen sample`), to be looked at.
 
-    python benchmarks/dcgan_fashion.py --data_dir /work/shared/data/fashion_mnist_4443          # ≤ 10 minutes
+    python benchmarks/dcgan_fashion.py --data_dir /work/shared/data/fashion_mnist_4443 --threads 1  # ≤ 10 minutes
     python benchmarks/dcgan_fashion.py --data_dir /work/shared/data/fashion_mnist_4443 --smoke  # seconds
 
 `--smoke`: 2 training batches, 1 epoch, N = 100 (the domain classifier must be cached already, or it is trained
@@ -48,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="the folder holding FashionMNIST/raw (the development set: "
                              "/work/shared/data/fashion_mnist_4443)")
     parser.add_argument("--smoke", action="store_true", help="seconds: 2 training batches, N = 100")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads of the fit (OMP_NUM_THREADS in its environment; default: torch's own). "
+                             "On a shared 2-core machine 1 is several times faster than 2")
     parser.add_argument("--out_dir", type=Path, default=None, help="the run folder (default: a new temporary one)")
     return parser.parse_args(argv)
 
@@ -65,14 +68,15 @@ def load() -> str:
     return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def fit(data_dir: Path, run: Path, smoke: bool) -> float:
+def fit(data_dir: Path, run: Path, smoke: bool, threads: int | None) -> float:
     """`lit-gen fit` in a child process, as a user runs it; returns its wall time."""
+    env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
     command = [sys.executable, "-c", "from lit_gen.cli import main; main()", "fit", "--config", str(EXPERIMENT),
                f"--data.init_args.data_dir={data_dir}", f"--run_dir={run}", *(SMOKE if smoke else [])]
-    print("$ lit-gen " + " ".join(command[3:]), flush=True)
+    print(f"$ {f'OMP_NUM_THREADS={threads} ' if threads else ''}lit-gen " + " ".join(command[3:]), flush=True)
     start = time.perf_counter()
     with open(run.parent / "fit.log", "w") as log:
-        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
+        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         tail = (run.parent / "fit.log").read_text().strip().splitlines()[-1:]
@@ -118,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     run = out_dir / "run"
     print(f"load average at start: {load()} | {'smoke' if args.smoke else 'full'} run | {out_dir}", flush=True)
-    seconds = fit(args.data_dir.resolve(), run, args.smoke)
+    seconds = fit(args.data_dir.resolve(), run, args.smoke, args.threads)
     content = json.loads((run / "metrics.json").read_text())
     metrics, meta = content["metrics"], content["meta"]
     model_side = meta["image_quality"]["test"]
