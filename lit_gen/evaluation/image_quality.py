@@ -12,6 +12,7 @@ training follows the same random path whether or not they are computed. Under DD
 the images (`rank`, `world_size`) and torchmetrics reduces the shares.
 
 The ImageQuality callback (`lit_gen/callbacks/image_quality.py`) calls these at validation and test.
+`evaluate_real_split` scores one real split against another the same way: the floor a model's FID is read against.
 """
 
 from __future__ import annotations
@@ -166,6 +167,34 @@ def evaluate_image_quality(backbone: Backbone, model, datamodule, split: str, se
         "input": INPUT_CONVENTION,
     }
     return ImageQualityResult(metrics, provenance)
+
+
+class FirstImagesOf:
+    """A stand-in model whose samples are the images of a real split, in order: scored by `evaluate_image_quality`,
+    they get exactly the backbone, N, scale and KID subsets a model's samples get."""
+
+    def __init__(self, raw: Tensor, levels: int, device: str | torch.device = "cpu") -> None:
+        self.images, self.device, self._drawn = real_intensities(raw, levels), torch.device(device), 0
+
+    def sample(self, num: int) -> Tensor:
+        batch = self.images[self._drawn : self._drawn + num]
+        self._drawn += num
+        return batch.to(self.device)
+
+
+def evaluate_real_split(backbone: Backbone, datamodule, split: str = "test", reference: str = "train",
+                        settings: Settings = Settings(), device: str | torch.device = "cpu") -> ImageQualityResult:
+    """FID, KID and IS of the first N images of `reference` against the first N of `split`, N as for a model's
+    (min(`num_samples`, size of `split`)): the floor, what a model drawing fresh images of the data set would score
+    on `split`, within the noise of N images. One process (no DDP sharding)."""
+    raw, n = datamodule.raw_split(reference), num_evaluated(len(datamodule.raw_split(split)), settings)
+    if len(raw) < n:
+        raise LitGenError(f"image quality floor: the {reference} split holds {len(raw)} images, fewer than the {n} of "
+                          f"the {split} split it is compared with: lower `num_samples` to {len(raw)}")
+    result = evaluate_image_quality(backbone, FirstImagesOf(raw, datamodule.levels, device), datamodule, split,
+                                    settings)
+    result.provenance["samplers"] = {"fid, kid, is": {"sampler": f"the first {n} images of the {reference} split"}}
+    return result
 
 
 def _real_features(backbone: Backbone, raw: Tensor, levels: int, split: str, mine: range, device, batch_size: int,
