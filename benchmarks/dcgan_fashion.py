@@ -91,15 +91,15 @@ def floor(run: Path) -> tuple[dict, dict]:
     domain classifier and image_quality settings."""
     import yaml
 
-    from lit_gen.evaluation.image_quality import Settings, evaluate_real_split, load_backbone
+    from lit_gen.callbacks.image_quality import ImageQuality
+    from lit_gen.evaluation.image_quality import evaluate_real_split, load_backbone
 
     config = yaml.safe_load((run / "config.yaml").read_text())
     module, name = config["data"]["class_path"].rsplit(".", 1)
     datamodule = getattr(importlib.import_module(module), name)(**config["data"]["init_args"])
     datamodule.prepare_data()
     quality = config["image_quality"]
-    settings = Settings(quality["num_samples"], quality["kid_subset_size"], quality["kid_subsets"],
-                        quality["is_splits"], batch_size=quality["batch_size"], seed=quality["seed"])
+    settings = ImageQuality(**quality).settings  # built by the callback the run used, from the same config
     backbone = load_backbone(quality["backbone"], datamodule, quality["domain_classifier"], may_train=False)
     result = evaluate_real_split(backbone, datamodule, "test", "train", settings)
     return result.metrics, result.provenance

@@ -68,12 +68,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def fit(name: str, spec: dict, args: argparse.Namespace, threads: int) -> dict:
     run_name = name.replace(" ", "_").replace(",", "").replace("σ", "sigma")
+    run_dir = args.out_dir / args.started / f"{run_name}_seed{args.seed}"  # a new folder each invocation
     command = [
         sys.executable, "-m", "lit_gen.cli", "fit", "--config", str(EXPERIMENT),
         "--data.init_args.data_dir", str(args.data_dir), "--seed_everything", str(args.seed),
         "--model.init_args.likelihood", json.dumps(spec), "--trainer.max_epochs", str(args.epochs),
-        "--trainer.logger.init_args.save_dir", str(args.out_dir),
-        "--trainer.logger.init_args.name", f"{run_name}_seed{args.seed}",
+        f"--run_dir={run_dir}",
     ]
     if args.smoke:
         command += ["--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
@@ -86,22 +86,15 @@ def fit(name: str, spec: dict, args: argparse.Namespace, threads: int) -> dict:
     if done.returncode != 0:
         tail = "\n".join(done.stderr.strip().splitlines()[-5:])
         raise SystemExit(f"vae_likelihoods_fashion: error: {name} failed (exit {done.returncode}):\n{tail}")
-    run_dir = _run_dir(done.stdout + done.stderr)
     metrics = json.loads((run_dir / "metrics.json").read_text())["metrics"]
     grids = sorted((run_dir / "images").glob("*_samples.png"))
     return {"name": name, "metrics": metrics, "seconds": seconds, "run_dir": run_dir,
             "grid": grids[-1] if grids else None}
 
 
-def _run_dir(output: str) -> Path:
-    for line in output.splitlines():
-        if line.startswith("Results in "):
-            return Path(line.removeprefix("Results in ").split(":")[0].strip())
-    raise SystemExit("vae_likelihoods_fashion: error: the run did not say where its results are")
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    args.started = time.strftime("%Y%m%d-%H%M%S")
     names = args.only or list(CANDIDATES)
     if args.smoke:
         args.epochs, names = 1, ["fixed σ 0.1", "discretized logistic"]
