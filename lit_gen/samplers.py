@@ -3,32 +3,35 @@ posterior q(z) = E_x q(z|x) over the training set.
 
 A VAE's decoder only ever saw codes from q(z), which rarely fills N(0, I) evenly (the "holes" of the prior);
 decoding codes from a mixture fitted to q(z) (Ghosh et al. 2020, "From variational to deterministic
-autoencoders") often gives clearly better samples from the same decoder. Both use only the VAE's public API:
-`latent_dim`, `prepare(raw)`, `encode(x)` (a torch Normal), `decode(z)`.
+autoencoders") often gives clearly better samples from the same decoder. A VAE built with `prior="mixture"` makes
+such a mixture its own prior (`lit_gen.models.priors`), so its `PriorSampler` already draws from one. Both use only
+the VAE's public API: `latent(n)`, `prepare(raw)`, `encode(x)` (a torch Normal), `decode(z)`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 from torch.distributions import Categorical, MixtureSameFamily, MultivariateNormal
 
+from lit_gen.models.priors import aggregate_posterior_codes, fit_gaussian_mixture
+
 
 class PriorSampler:
-    """z ~ N(0, I), decoded."""
+    """z ~ p(z), the model's own prior (`model.latent`), decoded: what the model's `sample` does."""
 
     def __init__(self, model) -> None:
         self.model = model
 
     @torch.no_grad()
     def sample(self, num: int) -> Tensor:
-        return self.model.decode(torch.randn(num, self.model.latent_dim, device=self.model.device))
+        return self.model.decode(self.model.latent(num))
 
     def describe(self) -> dict[str, Any]:
-        return {"sampler": "prior", "latent": "N(0, I)"}
+        prior = getattr(self.model, "prior", None)  # a VAE's is a module that describes itself; a GAN's, a name
+        return {"sampler": "prior", **(prior.describe() if hasattr(prior, "describe") else {"latent": "N(0, I)"})}
 
 
 class AggregatePosteriorSampler:
@@ -53,22 +56,11 @@ class AggregatePosteriorSampler:
         """Encode (up to `max_examples` of) `raw` training examples and fit a `num_components` mixture to the codes.
 
         Seeded by `seed` alone (not the global RNG), so every DDP rank fits the same mixture."""
-        from sklearn.mixture import GaussianMixture
-        from threadpoolctl import threadpool_limits
-
-        raw = raw[:max_examples]
-        noise = torch.Generator().manual_seed(seed)
-        codes = []
-        for start in range(0, len(raw), batch_size):
-            posterior = model.encode(model.prepare(raw[start : start + batch_size].to(model.device)))
-            eps = torch.randn(posterior.mean.shape, generator=noise).to(posterior.mean.device)
-            codes.append((posterior.mean + posterior.stddev * eps).double().cpu())
-        z = torch.cat(codes).numpy()
-        components = max(1, min(num_components, len(z) // 2))
-        # EM on a few latent dimensions is thousands of tiny BLAS calls: extra BLAS threads only wait on each other
-        with threadpool_limits(limits=1, user_api="blas"):
-            gmm = GaussianMixture(components, covariance_type=covariance, random_state=seed, reg_covar=1e-6).fit(z)
-        return cls(model, _as_torch_mixture(gmm), len(z), covariance)
+        codes = aggregate_posterior_codes(model, raw, max_examples, batch_size, seed)
+        weights, means, covariances = fit_gaussian_mixture(codes, num_components, seed, covariance)
+        components = MultivariateNormal(torch.as_tensor(means), covariance_matrix=torch.as_tensor(covariances))
+        mixture = MixtureSameFamily(Categorical(probs=torch.as_tensor(weights)), components)  # float64
+        return cls(model, mixture, len(codes), covariance)
 
     @torch.no_grad()
     def sample(self, num: int) -> Tensor:
@@ -79,20 +71,3 @@ class AggregatePosteriorSampler:
         return {"sampler": "aggregate_posterior_gmm", "components": self.mixture.mixture_distribution.probs.numel(),
                 "covariance": self.covariance, "fitted_to": f"one z ~ q(z|x) for each of {self.num_examples} "
                 "training examples"}
-
-
-def _as_torch_mixture(gmm) -> MixtureSameFamily:
-    """scikit-learn's fitted GaussianMixture as a torch distribution (float64), to sample with torch's RNG."""
-    k, d = gmm.means_.shape
-    if gmm.covariance_type == "full":
-        covariances = gmm.covariances_
-    elif gmm.covariance_type == "diag":
-        covariances = np.stack([np.diag(c) for c in gmm.covariances_])
-    elif gmm.covariance_type == "spherical":
-        covariances = np.stack([np.eye(d) * c for c in gmm.covariances_])
-    else:  # tied
-        covariances = np.broadcast_to(gmm.covariances_, (k, d, d))
-    weights = torch.as_tensor(gmm.weights_, dtype=torch.float64)
-    components = MultivariateNormal(torch.as_tensor(gmm.means_, dtype=torch.float64),
-                                    covariance_matrix=torch.as_tensor(np.array(covariances), dtype=torch.float64))
-    return MixtureSameFamily(Categorical(probs=weights / weights.sum()), components)

@@ -146,6 +146,9 @@ class IdentityVAE:
     def encode(self, x):
         return Normal(x, torch.full_like(x, 0.01))
 
+    def latent(self, num):
+        return torch.randn(num, self.latent_dim)  # the prior N(0, I), as GenerativeModel.latent
+
     def decode(self, z):
         return z
 

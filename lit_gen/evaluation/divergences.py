@@ -48,7 +48,7 @@ def model_draws(model, num: int) -> Tensor | None:
         return model.sample(num)
     if not isinstance(model.likelihood, GaussianNoise):
         return None
-    mean = model.decode(torch.randn(num, model.latent_dim, device=model.device))
+    mean = model.decode(model.latent(num))
     return mean + model.likelihood.sigma() * torch.randn_like(mean)
 
 

@@ -30,12 +30,14 @@ def iwae_log_likelihood(
     log_likelihood: Callable[[Tensor, Tensor], Tensor],
     num_samples: int,
     chunk_size: int = 100,
+    prior_log_prob: Callable[[Tensor], Tensor] = standard_normal_log_prob,
 ) -> Tensor:
     """log p̂(x) = log (1/k) Σ_i p(x|z_i) p(z_i) / q(z_i|x), z_i ~ q(z|x), per example.
 
     A lower bound on log p(x) in expectation that tightens as k grows (Burda et al., 2016); k = 1 is the ELBO
     with a sampled KL. `log_likelihood(z, x)` returns log p(x|z) for z of shape (n, latent) and x of shape
-    (n, ...). Samples are drawn `chunk_size` at a time so memory stays flat in k.
+    (n, ...); `prior_log_prob(z)` returns log p(z) over z's last dimension (default: N(0, I)). Samples are drawn
+    `chunk_size` at a time so memory stays flat in k.
     """
     batch = x.shape[0]
     log_weights = []
@@ -45,7 +47,7 @@ def iwae_log_likelihood(
         z = mu + (0.5 * log_var).exp() * eps  # (k, batch, latent)
         x_rep = x.unsqueeze(0).expand(k, *x.shape).reshape(k * batch, *x.shape[1:])
         log_px_z = log_likelihood(z.reshape(k * batch, -1), x_rep).view(k, batch)
-        log_weights.append(log_px_z + standard_normal_log_prob(z) - diagonal_normal_log_prob(z, mu, log_var))
+        log_weights.append(log_px_z + prior_log_prob(z) - diagonal_normal_log_prob(z, mu, log_var))
     return torch.logsumexp(torch.cat(log_weights), dim=0) - math.log(num_samples)
 
 

@@ -13,9 +13,9 @@ from lit_gen.errors import TrainingDiverged
 
 
 class GenerativeModel(LightningModule):
-    """Base of the VAE and the GAN. Callbacks and commands rely only on this interface:
-    `latent_dim`, `sample(n)`, `decode(z)`, and `data_shape` / `levels` of the data it models; what a model can do
-    beyond it (encode, bound its density, discriminate) they ask through `lit_gen.models.capabilities`.
+    """Base of the VAE and the GAN. Callbacks and commands rely only on this interface: `latent_dim`, `latent(n)`,
+    `sample(n)`, `decode(z)`, and `data_shape` / `levels` of the data it models; what a model can do beyond it
+    (encode, bound its density, discriminate) they ask through `lit_gen.models.capabilities`.
 
     Training metrics (`train/<name>`, epoch means) go through `log_train_means`; a subclass names them once with
     `track_train_means` in its constructor."""
@@ -64,9 +64,13 @@ class GenerativeModel(LightningModule):
                 "are kept in the run directory"
             )
 
+    def latent(self, num: int) -> Tensor:
+        """`num` codes z ~ p(z), the model's prior (here N(0, I)), on the model's device."""
+        return torch.randn(num, self.latent_dim, device=self.device)
+
     def sample(self, num: int) -> Tensor:
-        """`num` samples in data space (pixel intensities in [0, 1] for images)."""
-        return self.decode(torch.randn(num, self.latent_dim, device=self.device))
+        """`num` samples in data space (pixel intensities in [0, 1] for images): `decode(latent(num))`."""
+        return self.decode(self.latent(num))
 
     def decode(self, z: Tensor) -> Tensor:
         raise NotImplementedError

@@ -1,4 +1,6 @@
-"""The VAE: maximise E_q[log p(x|z)] − KL(q(z|x) ‖ N(0, I)), the KL in closed form, the first term sampled.
+"""The VAE: maximise E_q[log p(x|z)] − KL(q(z|x) ‖ p(z)), the first term sampled. The prior p(z) is N(0, I) with
+the KL in closed form, or (`prior="mixture"`) a Gaussian mixture refit to the aggregate posterior before every
+validation, with a sampled KL (`lit_gen.models.priors`).
 
 Logged for train/val/test, per example, summed over dimensions, in nats: `elbo` (= −recon − kl), `recon`
 (= −E_q[log p(x|z)], one sample), `kl`. On val/test also `nll_iw` (−log p̂(x) by importance sampling) and, where
@@ -23,9 +25,11 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 from torch.distributions import Normal
 
-from lit_gen.metrics.likelihood import bits_per_dim, iwae_log_likelihood, kl_to_standard_normal
+from lit_gen.errors import LitGenError
+from lit_gen.metrics.likelihood import bits_per_dim, iwae_log_likelihood
 from lit_gen.models.base import GenerativeModel
 from lit_gen.models.likelihoods import GaussianLikelihood, Likelihood
+from lit_gen.models.priors import PriorName, aggregate_posterior_codes, build_prior
 from lit_gen.nets import Architecture, build_decoder, build_encoder
 
 
@@ -54,6 +58,11 @@ class VAE(GenerativeModel):
         hidden_dims: MLP hidden widths (encoder order; the decoder mirrors them).
         base_channels: channels of the first conv stage (doubled per stage).
         likelihood: decoder likelihood (or its `spec()`); default `GaussianLikelihood(sigma=0.1)`.
+        prior: `standard_normal` (N(0, I), the KL in closed form) or `mixture`: a Gaussian mixture with full
+            covariances, refit by EM to the training set's aggregate posterior before every validation during fit
+            (the ELBO's M-step over the prior), with a one-sample KL; `nll_iw`, `bpd` and `sample` then use it.
+        prior_components: the mixture's number of components K.
+        prior_fit_examples: training examples (the first ones) whose codes the mixture is fitted to.
         beta: weight of the KL term in the loss (the logged ELBO is always the unweighted one).
         beta_warmup_steps: ramp β linearly from 0 over this many optimizer steps (0: no warm-up).
         iw_samples: importance samples k for `nll_iw` on the test split (the final evaluation).
@@ -73,6 +82,9 @@ class VAE(GenerativeModel):
         hidden_dims: list[PositiveInt] = [512],  # noqa: B006 — jsonargparse needs a literal default to show
         base_channels: PositiveInt = 32,
         likelihood: Likelihood | None = None,  # a spec() dict too, as checkpoints store it
+        prior: PriorName = "standard_normal",
+        prior_components: PositiveInt = 10,
+        prior_fit_examples: PositiveInt = 10_000,
         beta: NonNegativeFloat = 1.0,
         beta_warmup_steps: NonNegativeInt = 0,
         iw_samples: PositiveInt = 100,
@@ -98,6 +110,8 @@ class VAE(GenerativeModel):
         self.decoder = build_decoder(
             network, latent_dim, self.data_shape, hidden_dims, base_channels, self.likelihood.outputs_per_dim
         )
+        self.prior = build_prior(prior, latent_dim, prior_components)
+        self.prior_fit_examples = prior_fit_examples
         self.beta = beta
         self.beta_warmup_steps = beta_warmup_steps
         self.iw_samples = iw_samples
@@ -143,7 +157,7 @@ class VAE(GenerativeModel):
         z = mu + (0.5 * log_var).exp() * torch.randn_like(mu)  # reparameterisation
         decoded = self.decoder(z)
         recon = -self.likelihood.log_prob(decoded, x)
-        kl = kl_to_standard_normal(mu, log_var)
+        kl = self.prior.kl(z, mu, log_var)
         loss = (recon + self.current_beta() * kl).mean()
         return VAEOutput(loss, recon, kl, z, mu, log_var, decoded)
 
@@ -152,8 +166,19 @@ class VAE(GenerativeModel):
         mu, log_var = self.posterior_params(x)
         return iwae_log_likelihood(
             x, mu, log_var, lambda z, xs: self.likelihood.log_prob(self.decoder(z), xs),
-            num_samples or self.iw_samples, self.iw_chunk_size,
+            num_samples or self.iw_samples, self.iw_chunk_size, self.prior.log_prob,
         )
+
+    def latent(self, num: int) -> Tensor:
+        """`num` codes z ~ p(z) from the model's prior."""
+        return self.prior.sample(num, self.device)
+
+    @torch.no_grad()
+    def fit_prior(self, raw: Tensor, seed: int = 0) -> None:
+        """Refit a mixture prior to one z ~ q(z|x) for each of (the first `prior_fit_examples` of) the raw training
+        examples `raw`; the standard normal has nothing to fit."""
+        if hasattr(self.prior, "fit"):
+            self.prior.fit(aggregate_posterior_codes(self, raw, self.prior_fit_examples, seed=seed), seed)
 
     # --- Lightning ---------------------------------------------------------------------------------------
 
@@ -161,6 +186,18 @@ class VAE(GenerativeModel):
         out = self(self.prepare(batch))
         self.log_train_means(elbo=out.elbo, recon=out.recon, kl=out.kl)  # per example: epoch means weigh each once
         return out.loss
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit" and hasattr(self.prior, "fit") and not hasattr(self.trainer.datamodule, "raw_split"):
+            raise LitGenError("prior=mixture is fitted to the training split, which only a lit_gen DataModule gives: "
+                              "train with `lit-gen fit` or pass `datamodule=` to trainer.fit")
+
+    def on_validation_epoch_start(self) -> None:
+        super().on_validation_epoch_start()
+        # the prior's M-step, before the validation that scores (and checkpoints) the model: while fitting only, so
+        # that validating or testing a checkpoint scores its prior as saved
+        if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
+            self.fit_prior(self.trainer.datamodule.raw_split("train"), seed=self.current_epoch)
 
     def validation_step(self, batch: Tensor, batch_idx: int) -> None:
         self._evaluate("val", batch)
