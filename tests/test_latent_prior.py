@@ -21,7 +21,7 @@ from lit_gen.data import DigitsDataModule
 from lit_gen.errors import LitGenError
 from lit_gen.metrics.likelihood import iwae_log_likelihood, kl_to_standard_normal, standard_normal_log_prob
 from lit_gen.models import VAE
-from lit_gen.models.priors import MixturePrior, StandardNormalPrior, build_prior
+from lit_gen.models.priors import MixturePrior, StandardNormalPrior, aggregate_posterior_codes, build_prior
 
 F64 = torch.float64
 Z = 4.0  # Monte Carlo tolerance in standard errors (seeds are fixed)
@@ -176,3 +176,28 @@ def test_a_mixture_prior_needs_a_lit_gen_datamodule(tmp_path) -> None:
     loader = torch.utils.data.DataLoader(DigitsDataModule().raw_split("train")[:32], batch_size=16)
     with pytest.raises(LitGenError, match="prior=mixture is fitted to the training split"):
         _trainer(tmp_path).fit(model, train_dataloaders=loader)
+
+
+class _IdentityEncoder:
+    """encode(x) = N(x, 0.01²): the codes are the examples, up to a little noise."""
+
+    device = torch.device("cpu")
+
+    def prepare(self, raw: Tensor) -> Tensor:
+        return raw.float()
+
+    def encode(self, x: Tensor) -> Normal:
+        return Normal(x, torch.full_like(x, 0.01))
+
+
+def test_codes_come_from_a_seeded_random_subset_not_the_first_examples() -> None:
+    # an image folder lists its images class by class: the first half here is "class 0", the second "class 1"
+    raw = torch.cat([torch.zeros(600, 1), torch.ones(600, 1)])
+    codes = aggregate_posterior_codes(_IdentityEncoder(), raw, max_examples=200, batch_size=64, seed=3)
+    assert codes.shape == (200, 1)
+    share_of_class_1 = float((codes > 0.5).double().mean())
+    assert 0.35 < share_of_class_1 < 0.65
+    again = aggregate_posterior_codes(_IdentityEncoder(), raw, max_examples=200, batch_size=64, seed=3)
+    torch.testing.assert_close(codes, again)  # every DDP rank fits the same mixture
+    everything = aggregate_posterior_codes(_IdentityEncoder(), raw[:100], max_examples=200, seed=3)
+    assert everything.shape == (100, 1)

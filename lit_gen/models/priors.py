@@ -124,12 +124,15 @@ def build_prior(name: PriorName, latent_dim: int, num_components: int = 10) -> n
 @torch.no_grad()
 def aggregate_posterior_codes(model, raw: Tensor, max_examples: int = 10_000, batch_size: int = 500,
                               seed: int = 0) -> Tensor:
-    """One draw z ~ q(z|x) for each of (up to `max_examples` of) the raw examples `raw`, in float64 on the CPU.
+    """One draw z ~ q(z|x) for each of the raw examples `raw` (a random `max_examples` of them if there are more), in
+    float64 on the CPU.
 
-    `model` needs `prepare(raw)` and `encode(x)` (a torch Normal). The noise comes from a generator seeded by `seed`
-    alone (not the global RNG), so every DDP rank draws the same codes and training's random stream is untouched."""
-    raw = raw[:max_examples]
+    `model` needs `prepare(raw)` and `encode(x)` (a torch Normal). The subset and the noise come from a generator
+    seeded by `seed` alone (not the global RNG), so every DDP rank draws the same codes and training's random stream is
+    untouched. A random subset, not the first examples: an image folder lists its images class by class."""
     noise = torch.Generator().manual_seed(seed)
+    if len(raw) > max_examples:
+        raw = raw[torch.randperm(len(raw), generator=noise)[:max_examples]]
     codes = []
     for start in range(0, len(raw), batch_size):
         posterior = model.encode(model.prepare(raw[start : start + batch_size].to(model.device)))

@@ -62,7 +62,7 @@ class VAE(GenerativeModel):
             covariances, refit by EM to the training set's aggregate posterior before every validation during fit
             (the ELBO's M-step over the prior), with a one-sample KL; `nll_iw`, `bpd` and `sample` then use it.
         prior_components: the mixture's number of components K.
-        prior_fit_examples: training examples (the first ones) whose codes the mixture is fitted to.
+        prior_fit_examples: at most this many training examples (a random subset) to fit the mixture to.
         beta: weight of the KL term in the loss (the logged ELBO is always the unweighted one).
         beta_warmup_steps: ramp β linearly from 0 over this many optimizer steps (0: no warm-up).
         iw_samples: importance samples k for `nll_iw` on the test split (the final evaluation).
@@ -175,7 +175,7 @@ class VAE(GenerativeModel):
 
     @torch.no_grad()
     def fit_prior(self, raw: Tensor, seed: int = 0) -> None:
-        """Refit a mixture prior to one z ~ q(z|x) for each of (the first `prior_fit_examples` of) the raw training
+        """Refit a mixture prior to one z ~ q(z|x) for each of (at most `prior_fit_examples` of) the raw training
         examples `raw`; the standard normal has nothing to fit."""
         if hasattr(self.prior, "fit"):
             self.prior.fit(aggregate_posterior_codes(self, raw, self.prior_fit_examples, seed=seed), seed)
