@@ -143,9 +143,9 @@ def test_fewer_codes_than_components_leave_the_rest_without_weight() -> None:
 
 
 def _trainer(tmp_path, epochs: int = 2, **kwargs) -> Trainer:
-    return Trainer(accelerator="cpu", max_epochs=epochs, limit_train_batches=3, limit_val_batches=1,
-                   limit_test_batches=1, logger=False, default_root_dir=tmp_path, enable_progress_bar=False,
-                   enable_model_summary=False, **kwargs)
+    settings = {"limit_train_batches": 3, "limit_val_batches": 1, "limit_test_batches": 1, **kwargs}
+    return Trainer(accelerator="cpu", max_epochs=epochs, logger=False, default_root_dir=tmp_path,
+                   enable_progress_bar=False, enable_model_summary=False, **settings)
 
 
 def test_the_vae_refits_its_mixture_prior_while_fitting_and_keeps_it_in_the_checkpoint(tmp_path) -> None:
@@ -201,3 +201,10 @@ def test_codes_come_from_a_seeded_random_subset_not_the_first_examples() -> None
     torch.testing.assert_close(codes, again)  # every DDP rank fits the same mixture
     everything = aggregate_posterior_codes(_IdentityEncoder(), raw[:100], max_examples=200, seed=3)
     assert everything.shape == (100, 1)
+
+
+def test_a_mixture_that_was_never_fitted_is_reported(tmp_path) -> None:
+    model = VAE(latent_dim=2, hidden_dims=[16], prior="mixture")
+    with pytest.warns(UserWarning, match="prior=mixture was never fitted"):
+        _trainer(tmp_path, epochs=1, limit_val_batches=0).fit(model, datamodule=DigitsDataModule())
+    assert int(model.prior.fitted_to) == 0

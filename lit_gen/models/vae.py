@@ -22,6 +22,7 @@ from functools import partial
 import torch
 from jsonargparse.typing import NonNegativeFloat, NonNegativeInt, PositiveInt
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 from torch.distributions import Normal
 
@@ -198,6 +199,11 @@ class VAE(GenerativeModel):
         # that validating or testing a checkpoint scores its prior as saved
         if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
             self.fit_prior(self.trainer.datamodule.raw_split("train"), seed=self.current_epoch)
+
+    def on_train_end(self) -> None:
+        if getattr(self.prior, "fitted_to", None) == 0:
+            rank_zero_warn("prior=mixture was never fitted (it is refit before each validation, and none ran): the "
+                           "model's prior is still N(0, I); keep validation on (trainer.limit_val_batches > 0)")
 
     def validation_step(self, batch: Tensor, batch_idx: int) -> None:
         self._evaluate("val", batch)
