@@ -72,20 +72,47 @@ def checkpoint_error(path: str | os.PathLike, error: Exception) -> LitGenError:
     )
 
 
-#: `--ckpt_path` values Lightning resolves itself (to a checkpoint lit_gen or Lightning saved in the run)
+#: `--ckpt_path` words Lightning resolves itself (to a checkpoint lit_gen or Lightning saved in the run)
 RESOLVED_BY_LIGHTNING = ("best", "last", "hpc", "registry")
 
 
-def checkpoint_as_data(config: Any) -> Any:
-    """A `--ckpt_path` file read as data only, before Lightning reads its hyperparameters (right after parsing):
+def checkpoint_as_data(config: Any, subcommand: str = "fit") -> Any:
+    """`--ckpt_path` checked and read as data only, before Lightning reads its hyperparameters (right after parsing):
     a damaged file or one whose pickle would run code fails with one lit_gen message. Lightning's own loads of the
-    checkpoint (its hyperparameters, then the trainer's restore) then run with `weights_only=True` too."""
+    checkpoint (its hyperparameters, then the trainer's restore) then run with `weights_only=True` too.
+
+    A run directory stands for its checkpoint (as for `lit-gen sample`). Lightning's words `best`, `last`, `hpc` name
+    checkpoints of a fit in the same process or its run directory; where they cannot mean anything in a fresh
+    `lit-gen` process they stop with one line here, instead of Lightning's traceback or, for `test --ckpt_path last`,
+    an evaluation of untrained weights."""
     if config.get("weights_only") is False:
         raise LitGenError("--weights_only false is not supported: lit-gen loads checkpoints as data only "
                           "(drop the option, or re-save the checkpoint's state_dict from a Python session you trust)")
     ckpt_path = config.get("ckpt_path")
-    if ckpt_path and str(ckpt_path).split(":")[0] not in RESOLVED_BY_LIGHTNING:  # also "registry:<name>:<version>"
-        read_checkpoint(ckpt_path)
+    if ckpt_path:
+        word = str(ckpt_path)
+        if word in RESOLVED_BY_LIGHTNING:
+            check_lightning_word(word, subcommand)
+        elif word.split(":")[0] != "registry":  # "registry:<name>:<version>" is Lightning's too
+            if Path(word).is_dir():
+                config.ckpt_path = ckpt_path = str(resolve_checkpoint(word))
+            read_checkpoint(ckpt_path)
     if "weights_only" in config:
         config.weights_only = True  # explicit: torch's default can be flipped by TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD
     return config
+
+
+def check_lightning_word(word: str, subcommand: str) -> None:
+    """Refuse `--ckpt_path best|last|hpc` where the command cannot resolve it. `fit --ckpt_path last` resumes the
+    run in `--run_dir` (from scratch if it has no checkpoint yet), as Lightning does."""
+    if subcommand == "fit" and word == "last":
+        return
+    if subcommand == "fit" and word == "hpc":
+        raise LitGenError("--ckpt_path hpc: leave --ckpt_path out; on SLURM, Lightning resumes from the "
+                          "hpc_ckpt_*.ckpt in the run directory by itself")
+    if subcommand == "fit":
+        raise LitGenError("--ckpt_path best: a fit resumes from a checkpoint file, or from `last` (the latest "
+                          "checkpoint of the run in --run_dir); `best` exists only once a fit has run")
+    raise LitGenError(f"--ckpt_path {word} is Lightning's word for a checkpoint it finds during a fit; `lit-gen "
+                      f"{subcommand}` needs the checkpoint file or the run directory (e.g. --ckpt_path "
+                      "runs/vae_digits/version_0)")

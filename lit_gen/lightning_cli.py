@@ -156,7 +156,7 @@ class LitGenCLI(LightningCLI):
             raise LitGenError(explain_parse_error(str(error), command_line, self._parsers[1:])) from None
         subcommand = self.config.get("subcommand")
         if subcommand:
-            self.config[subcommand] = checkpoint_as_data(self.config[subcommand])
+            self.config[subcommand] = checkpoint_as_data(self.config[subcommand], subcommand)
 
     def before_fit(self) -> None:
         hold_before_fit(self.trainer)  # a resumed run's metrics.csv keeps its earlier rows

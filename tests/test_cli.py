@@ -174,6 +174,37 @@ def test_bad_input_is_one_clear_message_and_a_nonzero_exit(in_tmp, capsys, args,
     assert "usage:" not in stderr and len(stderr.strip().splitlines()) <= 3, stderr
 
 
+@pytest.mark.parametrize(
+    "command, word, message",
+    [
+        ("fit", "best", "`best` exists only once a fit has run"),
+        ("fit", "hpc", "leave --ckpt_path out"),
+        ("test", "best", "needs the checkpoint file or the run directory"),
+        ("validate", "hpc", "needs the checkpoint file or the run directory"),
+        # Lightning would warn and evaluate the untrained weights
+        ("test", "last", "needs the checkpoint file or the run directory"),
+    ],
+)
+def test_lightning_checkpoint_words_a_command_cannot_resolve_are_one_clear_message(in_tmp, capsys, command, word,
+                                                                                    message):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--config", str(CONFIGS / "experiments" / "vae_digits.yaml"), "--ckpt_path", word])
+    stderr = capsys.readouterr().err
+    assert exit_.value.code not in (0, None)
+    assert f"lit-gen: error: --ckpt_path {word}" in stderr and message in stderr, stderr[-2000:]
+    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) <= 3, stderr
+
+
+def test_a_run_directory_stands_for_its_checkpoint_in_test(in_tmp):
+    quick = ["--config", str(CONFIGS / "experiments" / "vae_digits.yaml"), "--image_quality.every_n_epochs", "0",
+             "--trainer.limit_train_batches", "2", "--trainer.enable_progress_bar", "false"]
+    main(["fit", *quick, "--trainer.max_epochs", "1", "--run_dir", "run"])
+    main(["test", *quick, "--ckpt_path", "run", "--run_dir", "tested"])
+    tested = json.loads((in_tmp / "tested" / "metrics.json").read_text())
+    assert tested["meta"]["test_checkpoint"].endswith("run/checkpoints/best-0000.ckpt")
+    assert "test/nll_iw" in tested["metrics"]
+
+
 def test_load_of_a_damaged_checkpoint_is_a_clear_error(in_tmp):
     (in_tmp / "bad.ckpt").write_text("garbage")
     with pytest.raises(lit_gen.errors.LitGenError, match="cannot be read"):
