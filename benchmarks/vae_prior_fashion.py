@@ -8,14 +8,19 @@ The protocol, fixed before the first run with a mixture prior (issue 22, item 2,
   1e-3, batch 128) on `/work/shared/data/fashion_mnist_4443` (train 3,099 / val 344 / test 1,000), 30 epochs.
 - Candidates: `prior: standard_normal` (N(0, I), closed-form KL) and `prior: mixture` (K = 10 full-covariance
   components, refit by EM to one z ~ q(z|x) per training example before every validation; K is `fid_gmm`'s
-  existing default, not tuned).
+  existing default, not tuned). A third, added after the claim below was judged: the mixture `ex_post` (trained
+  with the KL against N(0, I), the mixture used for evaluation and samples only).
 - Sanity run, seed 0, validation split: checks that the mixture trains; nothing is chosen on it.
 - Claim, judged once on seed 1 and the test split (bits/dim with k = 100; domain FID of 1,000 samples against the
   1,000 test images): the mixture's prior FID at most 0.6 × the standard normal's, and its test bits/dim at most
   0.05 above. If it holds, the image VAEs ship with the mixture prior.
+- The follow-up, fixed before its first run: switch the shipped mixture from `joint` to `ex_post` if, on seeds 2 and
+  3 and the validation split, ex post's prior FID is at least 0.5 below joint's at most 0.02 bits/dim above; then
+  judge ex post once on seed 4 and the test split by the claim above.
 
     python benchmarks/vae_prior_fashion.py --seed 0 --split val    # the sanity run
-    python benchmarks/vae_prior_fashion.py --seed 1 --split test   # the claim
+    python benchmarks/vae_prior_fashion.py --seed 1 --split test --only "N(0, I)" "mixture, K = 10"   # the claim
+    python benchmarks/vae_prior_fashion.py --seed 2 --split val --only "mixture, K = 10" "mixture, ex post"
     python benchmarks/vae_prior_fashion.py --smoke                 # seconds: 1 epoch, the first 2 batches
 
 "GMM FID" is lit_gen's `fid_gmm`: a mixture fitted once to the final encoder's codes (Ghosh et al. 2020), beside
@@ -35,37 +40,53 @@ from vae_likelihoods_fashion import fit, parse_args  # noqa: E402  (benchmarks/ 
 
 CANDIDATES = {
     "N(0, I)": ["--model.init_args.prior", "standard_normal"],
-    "mixture, K = 10": ["--model.init_args.prior", "mixture", "--model.init_args.prior_components", "10"],
+    "mixture, K = 10": ["--model.init_args.prior", "mixture", "--model.init_args.prior_components", "10",
+                        "--model.init_args.prior_training", "joint"],
+    "mixture, ex post": ["--model.init_args.prior", "mixture", "--model.init_args.prior_components", "10",
+                         "--model.init_args.prior_training", "ex_post"],
 }
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv, default_out_dir=Path("runs/priors"))
     args.started = time.strftime("%Y%m%d-%H%M%S")
+    names = args.only or list(CANDIDATES)
+    unknown = [n for n in names if n not in CANDIDATES]
+    if unknown:
+        raise SystemExit(f"vae_prior_fashion: error: unknown candidates {unknown}; known: {list(CANDIDATES)}")
     if args.smoke:
         args.epochs = 1
     print(f"seed {args.seed}, {args.epochs} epochs, split {args.split}; load average at start "
           f"{os.getloadavg()[0]:.2f}", flush=True)
     threads = max(1, 2 // args.jobs)
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda n: fit(n, CANDIDATES[n], args, threads), CANDIDATES))
+        results = list(pool.map(lambda n: fit(n, CANDIDATES[n], args, threads), names))
     s = args.split
-    print(f"\n{'prior':<16} {s + ' bpd':>9} {'prior FID':>10} {'GMM FID':>9} {'KL nats':>8} {'fit s':>6}  "
+    print(f"\n{'prior':<17} {s + ' bpd':>9} {'prior FID':>10} {'GMM FID':>9} {'KL nats':>8} {'fit s':>6}  "
           "sample grid (last epoch)")
     for r in results:
         m = r["metrics"]
-        print(f"{r['name']:<16} {m[f'{s}/bpd']:>9.3f} {m[f'{s}/fid']:>10.2f} {m[f'{s}/fid_gmm']:>9.2f} "
+        print(f"{r['name']:<17} {m[f'{s}/bpd']:>9.3f} {m[f'{s}/fid']:>10.2f} {m[f'{s}/fid_gmm']:>9.2f} "
               f"{m[f'{s}/kl']:>8.1f} {r['seconds']:>6.0f}  {r['grid']}")
-    standard, mixture = (r["metrics"] for r in results)
-    fid_ratio = mixture[f"{s}/fid"] / standard[f"{s}/fid"]
-    bpd_gap = mixture[f"{s}/bpd"] - standard[f"{s}/bpd"]
-    holds = fid_ratio <= 0.6 and bpd_gap <= 0.05
-    print(f"\nmixture / N(0, I) prior FID: {fid_ratio:.2f} (claim: at most 0.60); bits/dim difference {bpd_gap:+.3f} "
-          f"(claim: at most +0.05): the claim {'holds' if holds else 'does not hold'}"
-          f"{'' if s == 'test' and args.seed == 1 and not args.smoke else ' (not the judging run)'}.")
-    print(f"bpd: exact code length of the 8-bit {s} images (k = {100 if s == 'test' else 10}). KL: the mixture's is a "
-          "one-sample estimate. FID: domain classifier, samples vs the split's real images "
-          f"({'1,000' if s == 'test' else '344'} each). Load average at end {os.getloadavg()[0]:.2f}.")
+    by_name = {r["name"]: r["metrics"] for r in results}
+    judging = s == "test" and not args.smoke
+    if "N(0, I)" in by_name:
+        standard = by_name["N(0, I)"]
+        for name in (n for n in names if n != "N(0, I)"):
+            fid_ratio = by_name[name][f"{s}/fid"] / standard[f"{s}/fid"]
+            bpd_gap = by_name[name][f"{s}/bpd"] - standard[f"{s}/bpd"]
+            holds = fid_ratio <= 0.6 and bpd_gap <= 0.05
+            print(f"\n{name} against N(0, I): prior FID ratio {fid_ratio:.2f} (claim: at most 0.60), bits/dim "
+                  f"{bpd_gap:+.3f} (claim: at most +0.05): {'holds' if holds else 'does not hold'}"
+                  f"{'' if judging else ' (not a judging run)'}.")
+    if {"mixture, K = 10", "mixture, ex post"} <= set(by_name):
+        joint, ex_post = by_name["mixture, K = 10"], by_name["mixture, ex post"]
+        print(f"ex post against joint: prior FID {ex_post[f'{s}/fid'] - joint[f'{s}/fid']:+.2f}, bits/dim "
+              f"{ex_post[f'{s}/bpd'] - joint[f'{s}/bpd']:+.3f} (the switch asks for at most -0.5 and +0.02 on seeds 2 "
+              "and 3, validation split)")
+    print(f"bpd: exact code length of the 8-bit {s} images (k = {100 if s == 'test' else 10}). KL: against each "
+          "model's prior (the mixture's a one-sample estimate). FID: domain classifier, samples vs the split's real "
+          f"images ({'1,000' if s == 'test' else '344'} each). Load average at end {os.getloadavg()[0]:.2f}.")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,10 @@ def write_report(study, spec: SweepSpec, out_dir: Path) -> list[Path]:
                 continue
         figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
         figure.set_size_inches(max(6.0, figure.get_size_inches()[0]), 4.5)
-        figure.tight_layout()
+        with warnings.catch_warnings():
+            # the slice plot's trial-number colour bar is an Axes tight_layout leaves where it is, as it should
+            warnings.filterwarnings("ignore", "This figure includes Axes that are not compatible with tight_layout")
+            figure.tight_layout()
         figure.savefig(out_dir / name, dpi=110)
         plt.close(figure)
         written.append(out_dir / name)
