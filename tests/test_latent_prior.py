@@ -209,15 +209,3 @@ def test_a_mixture_that_was_never_fitted_is_reported(tmp_path) -> None:
         _trainer(tmp_path, epochs=1, limit_val_batches=0).fit(model, datamodule=DigitsDataModule())
     assert int(model.prior.fitted_to) == 0
 
-
-def test_ex_post_trains_against_the_standard_normal_and_scores_under_the_mixture() -> None:
-    model = VAE(latent_dim=2, hidden_dims=[16], prior="mixture", prior_training="ex_post").double()
-    model.prior.means.copy_(torch.tensor([[3.0, 0.0]]).expand(10, 2))  # a mixture far from N(0, I)
-    x = model.prepare(DigitsDataModule().raw_split("val")[:8]).double()
-    model.train()
-    out = model(x)
-    torch.testing.assert_close(out.kl, kl_to_standard_normal(out.mu, out.log_var))  # the loss of a standard VAE
-    model.eval()
-    out = model(x)
-    q = Normal(out.mu, (0.5 * out.log_var).exp()).log_prob(out.z).sum(-1)
-    torch.testing.assert_close(out.kl, q - model.prior.log_prob(out.z))  # val/test: the model's own prior

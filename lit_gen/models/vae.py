@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Literal
 
 import torch
 from jsonargparse.typing import NonNegativeFloat, NonNegativeInt, PositiveInt
@@ -28,7 +27,7 @@ from torch import Tensor
 from torch.distributions import Normal
 
 from lit_gen.errors import LitGenError
-from lit_gen.metrics.likelihood import bits_per_dim, iwae_log_likelihood, kl_to_standard_normal
+from lit_gen.metrics.likelihood import bits_per_dim, iwae_log_likelihood
 from lit_gen.models.base import GenerativeModel
 from lit_gen.models.likelihoods import GaussianLikelihood, Likelihood
 from lit_gen.models.priors import PriorName, aggregate_posterior_codes, build_prior
@@ -63,11 +62,6 @@ class VAE(GenerativeModel):
         prior: `standard_normal` (N(0, I), the KL in closed form) or `mixture`: a Gaussian mixture with full
             covariances, refit by EM to the training set's aggregate posterior before every validation during fit
             (the ELBO's M-step over the prior), with a one-sample KL; `nll_iw`, `bpd` and `sample` then use it.
-        prior_training: with `prior="mixture"`, what the training loss's KL is against. `joint`: the mixture (the
-            ELBO of the model as it is). `ex_post`: N(0, I) in closed form, so encoder and decoder train as a
-            standard VAE and the mixture, refit before every validation all the same, serves the evaluation and the
-            samples only (the ex-post density estimation of Ghosh et al. 2020). `train/elbo` and `train/kl` are then
-            against N(0, I); `val/` and `test/` figures are always the model's, under its mixture.
         prior_components: the mixture's number of components K.
         prior_fit_examples: at most this many training examples (a random subset) to fit the mixture to.
         beta: weight of the KL term in the loss (the logged ELBO is always the unweighted one).
@@ -90,7 +84,6 @@ class VAE(GenerativeModel):
         base_channels: PositiveInt = 32,
         likelihood: Likelihood | None = None,  # a spec() dict too, as checkpoints store it
         prior: PriorName = "standard_normal",
-        prior_training: Literal["joint", "ex_post"] = "joint",
         prior_components: PositiveInt = 10,
         prior_fit_examples: PositiveInt = 10_000,
         beta: NonNegativeFloat = 1.0,
@@ -119,7 +112,6 @@ class VAE(GenerativeModel):
             network, latent_dim, self.data_shape, hidden_dims, base_channels, self.likelihood.outputs_per_dim
         )
         self.prior = build_prior(prior, latent_dim, prior_components)
-        self.prior_training = prior_training
         self.prior_fit_examples = prior_fit_examples
         self.beta = beta
         self.beta_warmup_steps = beta_warmup_steps
@@ -166,10 +158,7 @@ class VAE(GenerativeModel):
         z = mu + (0.5 * log_var).exp() * torch.randn_like(mu)  # reparameterisation
         decoded = self.decoder(z)
         recon = -self.likelihood.log_prob(decoded, x)
-        if self.training and self.prior_training == "ex_post":
-            kl = kl_to_standard_normal(mu, log_var)  # the training loss of a standard VAE
-        else:
-            kl = self.prior.kl(z, mu, log_var)
+        kl = self.prior.kl(z, mu, log_var)
         loss = (recon + self.current_beta() * kl).mean()
         return VAEOutput(loss, recon, kl, z, mu, log_var, decoded)
 
