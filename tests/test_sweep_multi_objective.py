@@ -258,3 +258,25 @@ def test_a_retried_trial_keeps_its_slot_and_reaches_the_front_under_its_slot(tmp
     assert lines[0] == "sweep test_sweep: 1/1 done — 1 COMPLETE"
     assert any(line.startswith("  trial 1 (slot 0, retry 1): val/recon = 1, val/kl = 2 (") for line in lines)
     assert slot_counts(study.get_trials(deepcopy=False), spec.faults.max_retries).done == 1
+
+
+
+def test_the_report_of_two_swept_values_draws_without_a_warning(tmp_path, recwarn):
+    """Optuna's slice plot of two values has a colour bar that tight_layout cannot place (a matplotlib warning)."""
+    from lit_gen.sweep.report import write_report
+
+    space = {**SPACE, LR: {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}
+    spec = load_spec(multi_spec(tmp_path, space=space, n_trials=3))
+    study, storage, _ = open_study_and_storage(spec)
+    for sigma, lr, recon, kl in ((0.05, 1e-3, 10.0, 30.0), (0.1, 3e-3, 20.0, 15.0), (0.5, 1e-4, 40.0, 5.0)):
+        study.enqueue_trial({SIGMA: sigma, LR: lr})
+        trial = study.ask(spec.distributions())
+        run_dir = spec.sweep_dir / "trials" / f"trial-{trial.number}"
+        _config(run_dir, sigma)
+        storage.set_trial_user_attr(trial._trial_id, "run_dir", str(run_dir))
+        storage.set_trial_user_attr(trial._trial_id, "metrics", {"val/recon": recon, "val/kl": kl,
+                                                                 "val/nll_iw": recon + kl})
+        study.tell(trial, [recon, kl])
+    written = write_report(study, spec, tmp_path / "report")
+    assert {"history.png", "slice.png", "trials.csv"} <= {p.name for p in written}
+    assert not [w for w in recwarn if "tight_layout" in str(w.message)]
