@@ -124,7 +124,7 @@ class LitGenCLI(LightningCLI):
         if self.parse_only:
             import yaml
 
-            resolved = yaml.safe_load(self.parser.dump(self.config, skip_check=True)) or {}
+            resolved = yaml.safe_load(self.parser.dump(self.config, skip_validation=True)) or {}
             raise ConfigParsed(resolved.get(self.subcommand, resolved) if self.subcommand else resolved)
         config = self.config.get(self.subcommand) if self.subcommand else self.config
         if config is not None and config.get("run_dir"):
