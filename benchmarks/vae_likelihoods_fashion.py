@@ -63,7 +63,7 @@ def parse_args(argv: list[str] | None = None, default_out_dir: Path = Path("runs
     parser.add_argument("--only", nargs="*", default=None, help="candidate names (default: all)")
     parser.add_argument("--out_dir", type=Path, default=default_out_dir)
     parser.add_argument("--smoke", action="store_true", help="1 epoch, the first 2 batches (likelihoods: two "
-                        "candidates)")
+                        "candidates unless --only)")
     args = parser.parse_args(argv)
     if not (args.data_dir / "FashionMNIST" / "raw").is_dir():
         parser.exit(2, f"{script}: error: no FashionMNIST/raw under {args.data_dir}; "
@@ -106,9 +106,9 @@ def likelihood_override(spec: dict) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     args.started = time.strftime("%Y%m%d-%H%M%S")
-    names = args.only or list(CANDIDATES)
+    names = args.only or (["fixed σ 0.1", "discretized logistic"] if args.smoke else list(CANDIDATES))
     if args.smoke:
-        args.epochs, names = 1, ["fixed σ 0.1", "discretized logistic"]
+        args.epochs = 1
     unknown = [n for n in names if n not in CANDIDATES]
     if unknown:
         raise SystemExit(f"vae_likelihoods_fashion: error: unknown candidates {unknown}; known: {list(CANDIDATES)}")
