@@ -95,6 +95,25 @@ def test_auto_uses_the_shipped_digits_classifier_and_trains_once_for_another_spl
     assert stored.info["accuracy"]["test"] > 0.9 and stored.info["trained_on"]["settings"]["split_seed"] == 1
 
 
+def test_processes_that_need_the_same_classifier_at_once_train_it_once(tmp_path):
+    """Two sweep workers on a fresh cache: one trains, the other waits for its file, so both score with one
+    classifier (two trainings differ in the last bits between processes)."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("from lit_gen.data import DigitsDataModule\nfrom lit_gen.features import auto\n"
+              "print('FILE', auto.find_or_train(DigitsDataModule(split_seed=3)))\n")
+    env = {**os.environ, "LIT_GEN_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    workers = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    outputs = [worker.communicate(timeout=300)[0] for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers), outputs
+    assert sum(out.count("training a domain classifier") for out in outputs) == 1, outputs
+    files = {line.split(" ", 1)[1] for out in outputs for line in out.splitlines() if line.startswith("FILE ")}
+    assert len(files) == 1
+
+
 def test_show_prints_what_a_classifier_was_trained_on(capsys):
     main(["features", "show", str(auto.find_or_train(DigitsDataModule(), may_train=False))])
     shown = json.loads(capsys.readouterr().out)

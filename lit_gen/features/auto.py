@@ -10,6 +10,7 @@ images it is used to compare against, and a changed split or a different copy of
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from lit_gen.data.base import InMemoryDataModule
@@ -41,9 +42,37 @@ def find_or_train(datamodule: InMemoryDataModule, may_train: bool = True, log=pr
     target = cache_dir() / name
     if not may_train:
         raise FileNotFoundError(target)
-    log(f"lit_gen: training a domain classifier for {type(datamodule).__name__} (once; stored in {target})")
-    network, info = train_classifier(datamodule, log=lambda message: None)
-    save_classifier(target, network, info)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # one process trains, the others wait for its file: two trainings of the same classifier differ in the last
+    # bits (not reproducible between processes), so sweep workers that each trained their own would score their
+    # trials with different classifiers, and their FIDs could not be compared
+    with exclusive_lock(target.with_name(f".{name}.lock"), log, f"another process is training {target.name}"):
+        if target.is_file():
+            return target
+        log(f"lit_gen: training a domain classifier for {type(datamodule).__name__} (once; stored in {target})")
+        network, info = train_classifier(datamodule, log=lambda message: None)
+        save_classifier(target, network, info)
     log(f"lit_gen: domain classifier trained in {info['training']['seconds']} s, "
         f"test accuracy {info['accuracy']['test']:.4f}")
     return target
+
+
+@contextmanager
+def exclusive_lock(path: Path, log=print, waiting: str = "waiting for a lock"):
+    """Hold an exclusive `flock` on `path` (created if missing) for the block; the kernel releases it when the
+    process ends, so a killed holder leaves no stale lock. Where `fcntl` is missing (Windows), no lock is taken."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"lit_gen: {waiting}; waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
