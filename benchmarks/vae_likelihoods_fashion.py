@@ -103,27 +103,40 @@ def likelihood_override(spec: dict) -> list[str]:
     return ["--model.init_args.likelihood", json.dumps(spec), "--model.init_args.prior", "standard_normal"]
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+def run_candidates(args: argparse.Namespace, candidates: dict[str, list[str]], names: list[str]) -> list[dict]:
+    """Fit the named candidates (each the shipped experiment plus its command-line overrides), `args.jobs` at a
+    time; their results in the order of `names`. Shared with `vae_prior_fashion.py`."""
+    unknown = [n for n in names if n not in candidates]
+    if unknown:
+        raise SystemExit(f"{Path(sys.argv[0]).stem}: error: unknown candidates {unknown}; known: {list(candidates)}")
     args.started = time.strftime("%Y%m%d-%H%M%S")
-    names = args.only or (["fixed σ 0.1", "discretized logistic"] if args.smoke else list(CANDIDATES))
     if args.smoke:
         args.epochs = 1
-    unknown = [n for n in names if n not in CANDIDATES]
-    if unknown:
-        raise SystemExit(f"vae_likelihoods_fashion: error: unknown candidates {unknown}; known: {list(CANDIDATES)}")
     print(f"seed {args.seed}, {args.epochs} epochs, split {args.split}; load average at start "
           f"{os.getloadavg()[0]:.2f}", flush=True)
     threads = max(1, 2 // args.jobs)
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda n: fit(n, likelihood_override(CANDIDATES[n]), args, threads), names))
-    s = args.split
-    print(f"\n{'likelihood':<22} {s + ' bpd':>9} {'prior FID':>10} {'GMM FID':>9} {'KL nats':>8} "
+        return list(pool.map(lambda n: fit(n, candidates[n], args, threads), names))
+
+
+def print_table(results: list[dict], split: str, label: str) -> None:
+    """One row per candidate: the split's bits/dim, prior and GMM FID, KL, wall time and last sample grid."""
+    s = split
+    print(f"\n{label:<22} {s + ' bpd':>9} {'prior FID':>10} {'GMM FID':>9} {'KL nats':>8} "
           f"{'fit s':>6}  sample grid (last epoch)")
     for r in results:
         m = r["metrics"]
         print(f"{r['name']:<22} {m[f'{s}/bpd']:>9.3f} {m[f'{s}/fid']:>10.2f} {m[f'{s}/fid_gmm']:>9.2f} "
               f"{m[f'{s}/kl']:>8.1f} {r['seconds']:>6.0f}  {r['grid']}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    names = args.only or (["fixed σ 0.1", "discretized logistic"] if args.smoke else list(CANDIDATES))
+    candidates = {name: likelihood_override(spec) for name, spec in CANDIDATES.items()}
+    results = run_candidates(args, candidates, names)
+    s = args.split
+    print_table(results, s, "likelihood")
     print(f"\nbpd: bits per dimension of the 8-bit {s} images (k = {100 if s == 'test' else 10}; Gaussians: the "
           "dequantisation bound). FID: domain classifier, samples vs the split's real images "
           f"({'1,000' if s == 'test' else '344'} each). Load average at end {os.getloadavg()[0]:.2f}.")

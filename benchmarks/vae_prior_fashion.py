@@ -28,12 +28,10 @@ from __future__ import annotations
 
 import os
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from vae_likelihoods_fashion import fit, parse_args  # noqa: E402  (benchmarks/ is not a package)
+from vae_likelihoods_fashion import parse_args, print_table, run_candidates  # noqa: E402  (not a package)
 
 CANDIDATES = {
     "N(0, I)": ["--model.init_args.prior", "standard_normal"],
@@ -43,25 +41,10 @@ CANDIDATES = {
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv, default_out_dir=Path("runs/priors"))
-    args.started = time.strftime("%Y%m%d-%H%M%S")
     names = args.only or list(CANDIDATES)
-    unknown = [n for n in names if n not in CANDIDATES]
-    if unknown:
-        raise SystemExit(f"vae_prior_fashion: error: unknown candidates {unknown}; known: {list(CANDIDATES)}")
-    if args.smoke:
-        args.epochs = 1
-    print(f"seed {args.seed}, {args.epochs} epochs, split {args.split}; load average at start "
-          f"{os.getloadavg()[0]:.2f}", flush=True)
-    threads = max(1, 2 // args.jobs)
-    with ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda n: fit(n, CANDIDATES[n], args, threads), names))
+    results = run_candidates(args, CANDIDATES, names)
     s = args.split
-    print(f"\n{'prior':<17} {s + ' bpd':>9} {'prior FID':>10} {'GMM FID':>9} {'KL nats':>8} {'fit s':>6}  "
-          "sample grid (last epoch)")
-    for r in results:
-        m = r["metrics"]
-        print(f"{r['name']:<17} {m[f'{s}/bpd']:>9.3f} {m[f'{s}/fid']:>10.2f} {m[f'{s}/fid_gmm']:>9.2f} "
-              f"{m[f'{s}/kl']:>8.1f} {r['seconds']:>6.0f}  {r['grid']}")
+    print_table(results, s, "prior")
     by_name = {r["name"]: r["metrics"] for r in results}
     judging = s == "test" and not args.smoke
     if "N(0, I)" in by_name:
