@@ -209,3 +209,12 @@ def test_a_mixture_that_was_never_fitted_is_reported(tmp_path) -> None:
         _trainer(tmp_path, epochs=1, limit_val_batches=0).fit(model, datamodule=DigitsDataModule())
     assert int(model.prior.fitted_to) == 0
 
+
+
+def test_a_standard_normal_vae_still_trains_on_plain_dataloaders(tmp_path) -> None:
+    """Only a mixture needs the DataModule's training split: N(0, I) validates on any loaders, as before."""
+    model = VAE(latent_dim=2, hidden_dims=[16])
+    raw = DigitsDataModule().raw_split("train")
+    loader = torch.utils.data.DataLoader(raw[:32], batch_size=16)
+    _trainer(tmp_path, epochs=1).fit(model, train_dataloaders=loader, val_dataloaders=loader)
+    assert model.trainer.state.finished

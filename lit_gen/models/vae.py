@@ -197,7 +197,7 @@ class VAE(GenerativeModel):
         super().on_validation_epoch_start()
         # the prior's M-step, before the validation that scores (and checkpoints) the model: while fitting only, so
         # that validating or testing a checkpoint scores its prior as saved
-        if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
+        if hasattr(self.prior, "fit") and self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
             self.fit_prior(self.trainer.datamodule.raw_split("train"), seed=self.current_epoch)
 
     def on_train_end(self) -> None:
