@@ -91,9 +91,9 @@ def checkpoint_as_data(config: Any, subcommand: str = "fit") -> Any:
     ckpt_path = config.get("ckpt_path")
     if ckpt_path:
         word = str(ckpt_path)
-        if word in RESOLVED_BY_LIGHTNING:
+        if word in ("best", "last", "hpc"):
             check_lightning_word(word, subcommand)
-        elif word.split(":")[0] != "registry":  # "registry:<name>:<version>" is Lightning's too
+        elif word.split(":")[0] not in RESOLVED_BY_LIGHTNING:  # also "registry:<name>:<version>", left to Lightning
             if Path(word).is_dir():
                 config.ckpt_path = ckpt_path = str(resolve_checkpoint(word))
             read_checkpoint(ckpt_path)

@@ -195,6 +195,16 @@ def test_lightning_checkpoint_words_a_command_cannot_resolve_are_one_clear_messa
     assert "Traceback" not in stderr and len(stderr.strip().splitlines()) <= 3, stderr
 
 
+def test_lightning_registry_checkpoints_are_left_to_lightning():
+    from jsonargparse import Namespace
+
+    from lit_gen.checkpoints import checkpoint_as_data
+
+    for command in ("fit", "test"):
+        for word in ("registry", "registry:my-model:latest"):  # not read here, and not refused as best/last/hpc are
+            assert checkpoint_as_data(Namespace(ckpt_path=word), command).ckpt_path == word
+
+
 def test_a_run_directory_stands_for_its_checkpoint_in_test(in_tmp):
     quick = ["--config", str(CONFIGS / "experiments" / "vae_digits.yaml"), "--image_quality.every_n_epochs", "0",
              "--trainer.limit_train_batches", "2", "--trainer.enable_progress_bar", "false"]
